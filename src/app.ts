@@ -1,0 +1,95 @@
+import Fastify, { type FastifyInstance } from 'fastify';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Config } from './config/env';
+import { createLedger, type Ledger } from './evidence';
+import type { QueueSet } from './jobs/queues';
+import { checkHealth } from './observability/health';
+import type { Logger } from './observability/logger';
+import { createMetrics, type Metrics } from './observability/metrics';
+import { callbackRoutes } from './wecom/callback-route';
+
+export interface AppDeps {
+  config: Config;
+  pool: Pool;
+  redis: Redis;
+  queues: QueueSet;
+  logger: Logger;
+  /** Injected in tests that move the clock; defaults to Date.now. */
+  now?: () => number;
+}
+
+export interface App {
+  server: FastifyInstance;
+  ledger: Ledger;
+  metrics: Metrics;
+  /** Stops accepting requests, lets in-flight ones finish, then flushes the ledger. */
+  close(): Promise<void>;
+}
+
+/** Builds the HTTP app from its dependencies; main.ts and the tests are thin callers of this. */
+export async function buildApp(deps: AppDeps): Promise<App> {
+  const { config } = deps;
+  const metrics = createMetrics();
+  const ledger = createLedger({
+    pool: deps.pool,
+    batchMax: config.EVIDENCE_BATCH_MAX,
+    onBatch: (size, ms) => {
+      metrics.evidenceBatchSize.observe(size);
+      metrics.evidenceBatchDuration.observe(ms / 1000);
+    },
+  });
+
+  const server = Fastify({
+    loggerInstance: deps.logger,
+    // Slow-loris and smuggling defences (RELIABILITY B14/B15): bounded header and request time,
+    // no body larger than the biggest legitimate callback anywhere.
+    bodyLimit: config.CALLBACK_BODY_LIMIT_BYTES,
+    requestTimeout: 10_000,
+    connectionTimeout: 15_000,
+    keepAliveTimeout: 5_000,
+    return503OnClosing: true,
+    disableRequestLogging: true,
+    trustProxy: false,
+  });
+  server.server.headersTimeout = 5_000;
+
+  await server.register(async (scope) =>
+    callbackRoutes(scope, {
+      settings: {
+        corpId: config.WECOM_CORP_ID,
+        token: config.WECOM_TOKEN,
+        encodingAesKey: config.WECOM_ENCODING_AES_KEY,
+        previousEncodingAesKey: config.WECOM_ENCODING_AES_KEY_PREVIOUS,
+        maxSkewSeconds: config.WECOM_CALLBACK_MAX_SKEW_SECONDS,
+        bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
+      },
+      ledger,
+      metrics,
+      ...(deps.now ? { now: deps.now } : {}),
+    }),
+  );
+
+  server.get('/health', async (_req, reply) => {
+    const report = await checkHealth(deps);
+    return reply.code(report.status === 'ok' ? 200 : 503).send(report);
+  });
+
+  server.get('/metrics', async (_req, reply) => {
+    return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());
+  });
+
+  let closing: Promise<void> | undefined;
+  return {
+    server,
+    ledger,
+    metrics,
+    close() {
+      closing ??= (async () => {
+        await server.close();
+        await ledger.close();
+      })();
+      return closing;
+    },
+  };
+}

@@ -1,0 +1,98 @@
+import { z } from 'zod';
+
+/**
+ * The whole runtime configuration, parsed once at start-up from the environment.
+ * Nothing else in src/ reads process.env: pass the Config (or the slice a module needs) in.
+ * Secrets have no defaults; a missing or malformed variable stops the process with its name.
+ */
+
+const url = (protocols: string[]) =>
+  z
+    .string()
+    .min(1)
+    .refine((v) => {
+      try {
+        return protocols.includes(new URL(v).protocol);
+      } catch {
+        return false;
+      }
+    }, `must be a URL with scheme ${protocols.join(' or ')}`);
+
+const encodingAesKey = z
+  .string()
+  .regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits (WeCom EncodingAESKey)');
+
+const intFrom = (min: number, max: number) =>
+  z
+    .string()
+    .regex(/^\d+$/, 'must be a whole number')
+    .transform(Number)
+    .pipe(z.number().int().min(min).max(max));
+
+const schema = z.object({
+  NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  DATABASE_URL: url(['postgres:', 'postgresql:']),
+  REDIS_URL: url(['redis:', 'rediss:']),
+  HOST: z.string().min(1).default('127.0.0.1'),
+  PORT: intFrom(0, 65535).default(3000),
+  WECOM_CORP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be your WeCom CorpID (letters, digits)'),
+  WECOM_AGENT_ID: z.string().regex(/^\d{1,12}$/, 'must be the numeric AgentId of the self-built app'),
+  WECOM_SECRET: z.string().min(1, 'must be the app Secret'),
+  WECOM_TOKEN: z.string().regex(/^[A-Za-z0-9]{1,32}$/, 'must be 1-32 letters or digits (WeCom callback Token)'),
+  WECOM_ENCODING_AES_KEY: encodingAesKey,
+  /** Accepted for decryption only, while an admin rotates the key in the WeCom console. */
+  WECOM_ENCODING_AES_KEY_PREVIOUS: encodingAesKey.optional(),
+  WECOM_API_BASE: url(['https:', 'http:']).default('https://qyapi.weixin.qq.com'),
+  WECOM_CALLBACK_MAX_SKEW_SECONDS: intFrom(0, 86400).default(300),
+  CALLBACK_BODY_LIMIT_BYTES: intFrom(1024, 1048576).default(65536),
+  /** Redis key prefix for BullMQ queues (lets several deployments share one Redis). */
+  QUEUE_PREFIX: z.string().regex(/^[a-z0-9:_-]{1,40}$/, 'must be 1-40 of a-z 0-9 : _ -').default('hireledger'),
+  /** Most evidence records written in one group commit. */
+  EVIDENCE_BATCH_MAX: intFrom(1, 5000).default(256),
+  PG_POOL_MAX: intFrom(1, 200).default(10),
+  PG_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(5000),
+  SHUTDOWN_GRACE_MS: intFrom(0, 600000).default(10000),
+});
+
+export type Config = Readonly<z.infer<typeof schema>>;
+
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Invalid configuration:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+/** Parse an environment (defaults to process.env); throws ConfigError naming every bad variable. */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const input: Record<string, string> = {};
+  for (const key of Object.keys(schema.shape)) {
+    const value = env[key];
+    // An empty string in .env means "not set", so defaults apply and required ones are reported missing.
+    if (value !== undefined && value !== '') input[key] = value;
+  }
+  const parsed = schema.safeParse(input);
+  if (!parsed.success) {
+    const problems = parsed.error.issues.map((issue) => {
+      const name = issue.path.join('.') || '(environment)';
+      const missing = issue.code === 'invalid_type' && input[name] === undefined;
+      return missing ? `${name} is required but not set` : `${name} ${issue.message}`;
+    });
+    throw new ConfigError(problems);
+  }
+  return Object.freeze(parsed.data);
+}
+
+/** For entrypoints: load or print the problems and exit(1). */
+export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  try {
+    return loadConfig(env);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`${err.message}\n`);
+      process.exit(1);
+    }
+    throw err;
+  }
+}

@@ -1,0 +1,13 @@
+import { Client } from 'pg';
+import { BASE_DATABASE_URL } from './env';
+import { dropTestDatabases } from './global-setup';
+
+export default async function globalTeardown(): Promise<void> {
+  const admin = new Client({ connectionString: BASE_DATABASE_URL });
+  await admin.connect();
+  try {
+    await dropTestDatabases(admin);
+  } finally {
+    await admin.end();
+  }
+}
