@@ -250,6 +250,7 @@ async function appendLocked(client: PoolClient, entries: EvidenceEntry[]): Promi
       dups.map((d) => d.sourceRef),
       dups.map((d) => d.seq),
       dups.map((d) => d.count),
+      seq,
     ],
   );
   return results;

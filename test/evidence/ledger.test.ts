@@ -1,0 +1,134 @@
+import { execFile } from 'node:child_process';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { canonicalize, createLedger, leafHash, verifyLedger, type EvidenceEntry, type Ledger } from '../../src/evidence';
+import { EvidenceInputError } from '../../src/evidence/ledger';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+
+const run = promisify(execFile);
+
+function entry(over: Partial<EvidenceEntry> = {}): EvidenceEntry {
+  return {
+    stream: 'candidate:1',
+    kind: 'test.note',
+    occurredAt: new Date('2026-11-20T01:02:03.456Z'),
+    actor: 'zhangmin',
+    source: 'test',
+    sourceRef: `ref-${Math.random()}`,
+    payload: { text: '你好', n: 1 },
+    raw: null,
+    ...over,
+  };
+}
+
+describe('evidence ledger', () => {
+  let db: TestDatabase;
+  let ledger: Ledger;
+  beforeEach(async () => {
+    db = await createTestDatabase();
+    ledger = createLedger({ pool: db.pool });
+  });
+  afterEach(async () => {
+    await ledger.close();
+    await db.drop();
+  });
+
+  test('appends get gapless seq and each stream is its own hash chain', async () => {
+    const a1 = await ledger.append(entry({ stream: 'a' }));
+    const b1 = await ledger.append(entry({ stream: 'b' }));
+    const a2 = await ledger.append(entry({ stream: 'a' }));
+    expect([a1.seq, b1.seq, a2.seq]).toEqual([1, 2, 3]);
+    const { rows } = await db.pool.query('SELECT seq, stream, prev_hash, hash FROM evidence_records ORDER BY seq');
+    expect(rows[0].prev_hash).toBeNull();
+    expect(rows[1].prev_hash).toBeNull();
+    expect(rows[2].prev_hash).toBe(rows[0].hash);
+    expect((await verifyLedger(db.pool)).ok).toBe(true);
+  });
+
+  test('the stored hash is SHA-256 over 0x00 and the RFC 8785 encoding in docs/evidence-format.md', async () => {
+    const r = await ledger.append(entry({ stream: 's', sourceRef: 'fixed', payload: { b: 'é', a: [1, true, null] } }));
+    if (r.status !== 'appended') throw new Error('expected an append');
+    const expectedCanonical =
+      `{"actor":"zhangmin","kind":"test.note","occurred_at":"2026-11-20T01:02:03.456Z","payload":{"a":[1,true,null],"b":"é"},` +
+      `"prev_hash":null,"raw":null,"recorded_at":"${r.recordedAt.toISOString()}","seq":1,"source":"test","source_ref":"fixed","stream":"s","v":1}`;
+    const { createHash } = await import('node:crypto');
+    const independent = createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(expectedCanonical, 'utf8')])).digest('hex');
+    expect(r.hash).toBe(independent);
+    expect(
+      leafHash({ seq: 1, stream: 's', kind: 'test.note', occurredAt: new Date('2026-11-20T01:02:03.456Z'), recordedAt: r.recordedAt, actor: 'zhangmin', source: 'test', sourceRef: 'fixed', payload: { b: 'é', a: [1, true, null] }, raw: null, prevHash: null }),
+    ).toBe(independent);
+  });
+
+  test('the same source and source_ref is stored once and the repeat is counted', async () => {
+    const first = await ledger.append(entry({ sourceRef: 'same' }));
+    const again = await Promise.all([ledger.append(entry({ sourceRef: 'same' })), ledger.append(entry({ sourceRef: 'same' }))]);
+    expect(again.map((r) => r.status)).toEqual(['duplicate', 'duplicate']);
+    expect(again.map((r) => r.seq)).toEqual([first.seq, first.seq]);
+    const { rows } = await db.pool.query('SELECT deliveries FROM evidence_redeliveries');
+    expect(rows).toEqual([{ deliveries: 3 }]);
+  });
+
+  test('entries that could not be re-verified later are refused before they reach the database', () => {
+    expect(() => ledger.append(entry({ payload: { amount: 1.5 } }))).toThrow(EvidenceInputError);
+    expect(() => ledger.append(entry({ payload: { id: 4561255354251345929 } }))).toThrow(EvidenceInputError);
+    expect(() => ledger.append(entry({ payload: { t: 'a\u0000b' } }))).toThrow(EvidenceInputError);
+    expect(() => ledger.append(entry({ stream: '' }))).toThrow(EvidenceInputError);
+    expect(() => canonicalize({ d: new Date() })).toThrow();
+  });
+
+  test('the database refuses UPDATE, DELETE and TRUNCATE on evidence, even for the table owner', async () => {
+    await ledger.append(entry());
+    await expect(db.pool.query(`UPDATE evidence_records SET actor = 'x'`)).rejects.toThrow(/append-only: UPDATE/);
+    await expect(db.pool.query(`DELETE FROM evidence_records`)).rejects.toThrow(/append-only: DELETE/);
+    await expect(db.pool.query(`TRUNCATE evidence_records CASCADE`)).rejects.toThrow(/append-only: TRUNCATE/);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM evidence_records');
+    expect(rows[0].n).toBe(1);
+  });
+
+  test('the application role may insert and read evidence but has no UPDATE or DELETE privilege (H8)', async () => {
+    await ledger.append(entry());
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET ROLE hireledger_app');
+      await expect(client.query('SELECT count(*) FROM evidence_records')).resolves.toBeDefined();
+      await expect(client.query(`UPDATE evidence_records SET actor = 'x'`)).rejects.toThrow(/permission denied/);
+      await expect(client.query(`DELETE FROM evidence_records`)).rejects.toThrow(/permission denied/);
+    } finally {
+      await client.query('RESET ROLE');
+      client.release();
+    }
+  });
+
+  test('a fork is impossible: two records may not link to the same predecessor', async () => {
+    const first = await ledger.append(entry({ stream: 'x' }));
+    await ledger.append(entry({ stream: 'x' }));
+    await expect(
+      db.pool.query(
+        `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, prev_hash, hash)
+         VALUES (99, 1, 'x', 'k', now(), now(), 'a', 'test', 'fork', '{}', $1, $2)`,
+        [first.hash, 'f'.repeat(64)],
+      ),
+    ).rejects.toThrow(/evidence_records_no_fork/);
+  });
+
+  test('appends from two OS processes at once never fork a chain or reuse a seq', async () => {
+    const script = join(__dirname, '..', 'support', 'append-process.ts');
+    const tsx = join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
+    const [p1, p2] = await Promise.all([run(tsx, [script, db.url, 'api', '300']), run(tsx, [script, db.url, 'worker', '300'])]);
+    expect([p1.stdout, p2.stdout]).toEqual(['300', '300']);
+    const { rows } = await db.pool.query('SELECT count(*)::int AS n, min(seq)::int AS lo, max(seq)::int AS hi FROM evidence_records');
+    expect(rows[0]).toEqual({ n: 600, lo: 1, hi: 600 });
+    const report = await verifyLedger(db.pool);
+    expect(report).toMatchObject({ ok: true, records: 600, streams: 3 });
+    // Both processes really interleaved on the shared streams.
+    const actors = await db.pool.query(`SELECT count(DISTINCT actor)::int AS n FROM evidence_records WHERE stream = 'candidate:0'`);
+    expect(actors.rows[0].n).toBe(2);
+  }, 60000);
+
+  test('64 concurrent writers on one chain: no gap, no fork, every append present once (F16)', async () => {
+    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => ledger.append(entry({ stream: 'one', sourceRef: `w-${i}` }))));
+    expect(new Set(results.map((r) => r.seq)).size).toBe(64);
+    const report = await verifyLedger(db.pool);
+    expect(report).toMatchObject({ ok: true, records: 64, streams: 1 });
+  });
+});
