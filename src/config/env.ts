@@ -10,24 +10,21 @@ const url = (protocols: string[]) =>
   z
     .string()
     .min(1)
-    .refine((v) => {
-      try {
-        return protocols.includes(new URL(v).protocol);
-      } catch {
-        return false;
-      }
-    }, `must be a URL with scheme ${protocols.join(' or ')}`);
+    .refine(
+      (v) => {
+        try {
+          return protocols.includes(new URL(v).protocol);
+        } catch {
+          return false;
+        }
+      },
+      `must be a URL with scheme ${protocols.join(' or ')}`,
+    );
 
-const encodingAesKey = z
-  .string()
-  .regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits (WeCom EncodingAESKey)');
+const encodingAesKey = z.string().regex(/^[A-Za-z0-9]{43}$/, 'must be exactly 43 letters or digits (WeCom EncodingAESKey)');
 
 const intFrom = (min: number, max: number) =>
-  z
-    .string()
-    .regex(/^\d+$/, 'must be a whole number')
-    .transform(Number)
-    .pipe(z.number().int().min(min).max(max));
+  z.string().regex(/^\d+$/, 'must be a whole number').transform(Number).pipe(z.number().int().min(min).max(max));
 
 const schema = z.object({
   NODE_ENV: z.enum(['development', 'production', 'test']).default('development'),
@@ -47,7 +44,10 @@ const schema = z.object({
   WECOM_CALLBACK_MAX_SKEW_SECONDS: intFrom(0, 86400).default(300),
   CALLBACK_BODY_LIMIT_BYTES: intFrom(1024, 1048576).default(65536),
   /** Redis key prefix for BullMQ queues (lets several deployments share one Redis). */
-  QUEUE_PREFIX: z.string().regex(/^[a-z0-9:_-]{1,40}$/, 'must be 1-40 of a-z 0-9 : _ -').default('hireledger'),
+  QUEUE_PREFIX: z
+    .string()
+    .regex(/^[a-z0-9:_-]{1,40}$/, 'must be 1-40 of a-z 0-9 : _ -')
+    .default('hireledger'),
   /** Most evidence records written in one group commit. */
   EVIDENCE_BATCH_MAX: intFrom(1, 5000).default(256),
   PG_POOL_MAX: intFrom(1, 200).default(10),

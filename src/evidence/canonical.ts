@@ -35,7 +35,8 @@ function encode(value: unknown, path: string): string {
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isSafeInteger(value)) throw new CanonicalError(path, 'only safe integers are allowed; store other numbers as strings');
+      if (!Number.isSafeInteger(value))
+        throw new CanonicalError(path, 'only safe integers are allowed; store other numbers as strings');
       return JSON.stringify(value);
     case 'object': {
       if (Array.isArray(value)) return `[${value.map((v, i) => encode(v, `${path}[${i}]`)).join(',')}]`;

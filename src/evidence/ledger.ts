@@ -55,7 +55,10 @@ export function createLedger(opts: LedgerOptions): Ledger {
         const batch = queue.splice(0, batchMax);
         const started = performance.now();
         try {
-          const results = await commitBatch(opts.pool, batch.map((p) => p.entry));
+          const results = await commitBatch(
+            opts.pool,
+            batch.map((p) => p.entry),
+          );
           batch.forEach((p, i) => p.resolve(results[i] as AppendResult));
         } catch (err) {
           for (const p of batch) p.reject(err);

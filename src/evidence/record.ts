@@ -42,5 +42,8 @@ const LEAF_PREFIX = Buffer.from([0x00]);
 
 /** RFC 9162 §2.1.1 leaf hash: SHA-256(0x00 ‖ JCS(record)), lower-case hex. */
 export function leafHash(r: RecordFields): string {
-  return createHash('sha256').update(LEAF_PREFIX).update(canonicalize(hashedForm(r)), 'utf8').digest('hex');
+  return createHash('sha256')
+    .update(LEAF_PREFIX)
+    .update(canonicalize(hashedForm(r)), 'utf8')
+    .digest('hex');
 }

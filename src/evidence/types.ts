@@ -20,8 +20,7 @@ export interface EvidenceEntry {
 }
 
 export type AppendResult =
-  | { status: 'appended'; seq: number; hash: string; recordedAt: Date }
-  | { status: 'duplicate'; seq: number; hash: string };
+  { status: 'appended'; seq: number; hash: string; recordedAt: Date } | { status: 'duplicate'; seq: number; hash: string };
 
 export interface StoredRecord {
   seq: number;

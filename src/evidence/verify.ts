@@ -14,12 +14,7 @@ import { HASH_VERSION, leafHash } from './record';
  */
 
 export type ProblemKind =
-  | 'hash_mismatch'
-  | 'chain_broken'
-  | 'seq_gap'
-  | 'unsupported_version'
-  | 'counter_mismatch'
-  | 'head_mismatch';
+  'hash_mismatch' | 'chain_broken' | 'seq_gap' | 'unsupported_version' | 'counter_mismatch' | 'head_mismatch';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -84,7 +79,11 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
         return report({ kind: 'seq_gap', ...at, detail: `expected seq ${expectedSeq}, found ${seq}` });
       }
       if (row.hash_version !== HASH_VERSION) {
-        return report({ kind: 'unsupported_version', ...at, detail: `hash_version ${row.hash_version} is not supported by this verifier` });
+        return report({
+          kind: 'unsupported_version',
+          ...at,
+          detail: `hash_version ${row.hash_version} is not supported by this verifier`,
+        });
       }
       const tip = tips.get(row.stream) ?? null;
       if (row.prev_hash !== tip) {
@@ -132,7 +131,12 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
   const headMap = new Map(heads.rows.map((h) => [h.stream, h.hash]));
   for (const [stream, tip] of tips) {
     if (headMap.get(stream) !== tip) {
-      return report({ kind: 'head_mismatch', seq: null, stream, detail: `stream head is ${headMap.get(stream) ?? 'missing'}, chain ends at ${tip}` });
+      return report({
+        kind: 'head_mismatch',
+        seq: null,
+        stream,
+        detail: `stream head is ${headMap.get(stream) ?? 'missing'}, chain ends at ${tip}`,
+      });
     }
   }
   for (const stream of headMap.keys()) {

@@ -1,4 +1,4 @@
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { EvidenceInputError, type Ledger } from '../evidence';
 import type { Metrics } from '../observability/metrics';
 import { CALLBACK_SOURCE, classifyCallback } from './callback-event';
@@ -214,7 +214,10 @@ function checkTimestamp(timestamp: string, maxSkewSeconds: number, nowMs: number
   if (maxSkewSeconds === 0) return;
   const skew = Math.abs(nowMs / 1000 - Number(timestamp));
   if (skew > maxSkewSeconds) {
-    throw new CallbackRejected('stale_timestamp', `timestamp is ${Math.round(skew)}s away from server time (limit ${maxSkewSeconds}s)`);
+    throw new CallbackRejected(
+      'stale_timestamp',
+      `timestamp is ${Math.round(skew)}s away from server time (limit ${maxSkewSeconds}s)`,
+    );
   }
 }
 

@@ -28,13 +28,7 @@ export function signatureOf(token: string, timestamp: string, nonce: string, enc
 }
 
 /** Constant-time comparison of the expected signature with the one received. */
-export function verifySignature(
-  token: string,
-  timestamp: string,
-  nonce: string,
-  encrypt: string,
-  received: string,
-): boolean {
+export function verifySignature(token: string, timestamp: string, nonce: string, encrypt: string, received: string): boolean {
   const expected = Buffer.from(signatureOf(token, timestamp, nonce, encrypt), 'utf8');
   // Hash both sides to a fixed length so a wrong-length input costs the same as a wrong one.
   const a = createHash('sha256').update(expected).digest();

@@ -35,7 +35,8 @@ const REPEATING = new Set([
   'NotifyNode',
 ]);
 
-const FORBIDDEN = /<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<!NOTATION|<\?(?!xml\s)|SYSTEM\s*["']|<\/?(?:__proto__|constructor|prototype)\b/i;
+const FORBIDDEN =
+  /<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<!NOTATION|<\?(?!xml\s)|SYSTEM\s*["']|<\/?(?:__proto__|constructor|prototype)\b/i;
 
 const parser = new XMLParser({
   ignoreAttributes: true,
@@ -55,7 +56,8 @@ export interface XmlNode {
 
 /** Parse a `<xml>…</xml>` document into a tree of strings; throws XmlError on anything suspicious. */
 export function parseWecomXml(xml: string): XmlNode {
-  if (FORBIDDEN.test(xml)) throw new XmlError('xml_forbidden_construct', 'DOCTYPE, entity declarations and processing instructions are refused');
+  if (FORBIDDEN.test(xml))
+    throw new XmlError('xml_forbidden_construct', 'DOCTYPE, entity declarations and processing instructions are refused');
   if (XMLValidator.validate(xml) !== true) throw new XmlError('xml_malformed', 'body is not well-formed XML');
   let doc: unknown;
   try {
@@ -64,7 +66,13 @@ export function parseWecomXml(xml: string): XmlNode {
     throw new XmlError('xml_malformed', 'body could not be parsed as XML');
   }
   const root = (doc as Record<string, unknown>)['xml'];
-  if (root === undefined || typeof root !== 'object' || root === null || Array.isArray(root) || Object.keys(doc as object).length !== 1) {
+  if (
+    root === undefined ||
+    typeof root !== 'object' ||
+    root === null ||
+    Array.isArray(root) ||
+    Object.keys(doc as object).length !== 1
+  ) {
     throw new XmlError('xml_unexpected_root', 'root element must be <xml>');
   }
   assertNoDuplicates(root as XmlNode);

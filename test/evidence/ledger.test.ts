@@ -52,10 +52,24 @@ describe('evidence ledger', () => {
       `{"actor":"zhangmin","kind":"test.note","occurred_at":"2026-11-20T01:02:03.456Z","payload":{"a":[1,true,null],"b":"é"},` +
       `"prev_hash":null,"raw":null,"recorded_at":"${r.recordedAt.toISOString()}","seq":1,"source":"test","source_ref":"fixed","stream":"s","v":1}`;
     const { createHash } = await import('node:crypto');
-    const independent = createHash('sha256').update(Buffer.concat([Buffer.from([0]), Buffer.from(expectedCanonical, 'utf8')])).digest('hex');
+    const independent = createHash('sha256')
+      .update(Buffer.concat([Buffer.from([0]), Buffer.from(expectedCanonical, 'utf8')]))
+      .digest('hex');
     expect(r.hash).toBe(independent);
     expect(
-      leafHash({ seq: 1, stream: 's', kind: 'test.note', occurredAt: new Date('2026-11-20T01:02:03.456Z'), recordedAt: r.recordedAt, actor: 'zhangmin', source: 'test', sourceRef: 'fixed', payload: { b: 'é', a: [1, true, null] }, raw: null, prevHash: null }),
+      leafHash({
+        seq: 1,
+        stream: 's',
+        kind: 'test.note',
+        occurredAt: new Date('2026-11-20T01:02:03.456Z'),
+        recordedAt: r.recordedAt,
+        actor: 'zhangmin',
+        source: 'test',
+        sourceRef: 'fixed',
+        payload: { b: 'é', a: [1, true, null] },
+        raw: null,
+        prevHash: null,
+      }),
     ).toBe(independent);
   });
 
@@ -70,6 +84,7 @@ describe('evidence ledger', () => {
 
   test('entries that could not be re-verified later are refused before they reach the database', () => {
     expect(() => ledger.append(entry({ payload: { amount: 1.5 } }))).toThrow(EvidenceInputError);
+    // eslint-disable-next-line no-loss-of-precision -- the point: such a number cannot be stored exactly
     expect(() => ledger.append(entry({ payload: { id: 4561255354251345929 } }))).toThrow(EvidenceInputError);
     expect(() => ledger.append(entry({ payload: { t: 'a\u0000b' } }))).toThrow(EvidenceInputError);
     expect(() => ledger.append(entry({ stream: '' }))).toThrow(EvidenceInputError);
@@ -116,17 +131,23 @@ describe('evidence ledger', () => {
     const tsx = join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
     const [p1, p2] = await Promise.all([run(tsx, [script, db.url, 'api', '300']), run(tsx, [script, db.url, 'worker', '300'])]);
     expect([p1.stdout, p2.stdout]).toEqual(['300', '300']);
-    const { rows } = await db.pool.query('SELECT count(*)::int AS n, min(seq)::int AS lo, max(seq)::int AS hi FROM evidence_records');
+    const { rows } = await db.pool.query(
+      'SELECT count(*)::int AS n, min(seq)::int AS lo, max(seq)::int AS hi FROM evidence_records',
+    );
     expect(rows[0]).toEqual({ n: 600, lo: 1, hi: 600 });
     const report = await verifyLedger(db.pool);
     expect(report).toMatchObject({ ok: true, records: 600, streams: 3 });
     // Both processes really interleaved on the shared streams.
-    const actors = await db.pool.query(`SELECT count(DISTINCT actor)::int AS n FROM evidence_records WHERE stream = 'candidate:0'`);
+    const actors = await db.pool.query(
+      `SELECT count(DISTINCT actor)::int AS n FROM evidence_records WHERE stream = 'candidate:0'`,
+    );
     expect(actors.rows[0].n).toBe(2);
   }, 60000);
 
   test('64 concurrent writers on one chain: no gap, no fork, every append present once (F16)', async () => {
-    const results = await Promise.all(Array.from({ length: 64 }, (_, i) => ledger.append(entry({ stream: 'one', sourceRef: `w-${i}` }))));
+    const results = await Promise.all(
+      Array.from({ length: 64 }, (_, i) => ledger.append(entry({ stream: 'one', sourceRef: `w-${i}` }))),
+    );
     expect(new Set(results.map((r) => r.seq)).size).toBe(64);
     const report = await verifyLedger(db.pool);
     expect(report).toMatchObject({ ok: true, records: 64, streams: 1 });

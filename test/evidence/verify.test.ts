@@ -84,7 +84,19 @@ describe('evidence:verify catches tampering', () => {
   test('a record edited and re-hashed → its successor no longer links to it', async () => {
     const r = await row(5);
     const payload = { text: '改过的消息' };
-    const hash = leafHash({ seq: 5, stream: r.stream, kind: r.kind, occurredAt: r.occurred_at, recordedAt: r.recorded_at, actor: r.actor, source: r.source, sourceRef: r.source_ref, payload, raw: r.raw, prevHash: r.prev_hash });
+    const hash = leafHash({
+      seq: 5,
+      stream: r.stream,
+      kind: r.kind,
+      occurredAt: r.occurred_at,
+      recordedAt: r.recorded_at,
+      actor: r.actor,
+      source: r.source,
+      sourceRef: r.source_ref,
+      payload,
+      raw: r.raw,
+      prevHash: r.prev_hash,
+    });
     await tamper(`UPDATE evidence_records SET payload = $1, hash = $2 WHERE seq = 5`, [payload, hash]);
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'chain_broken', seq: 7, stream: 'candidate:a' });
   });
@@ -95,11 +107,34 @@ describe('evidence:verify catches tampering', () => {
     await tamper(`UPDATE evidence_records SET seq = seq + 100 WHERE seq > 4`);
     await tamper(`UPDATE evidence_records SET seq = seq - 99 WHERE seq > 100`);
     const prev = await row(3);
-    const forged = { seq: 5, stream: 'candidate:a', kind: 'conversation.message', occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, 4)), recordedAt: new Date(), actor: 'zhangmin', source: 'test', sourceRef: 'forged', payload: { text: '你肯定被录用了' }, raw: null, prevHash: prev.hash };
+    const forged = {
+      seq: 5,
+      stream: 'candidate:a',
+      kind: 'conversation.message',
+      occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, 4)),
+      recordedAt: new Date(),
+      actor: 'zhangmin',
+      source: 'test',
+      sourceRef: 'forged',
+      payload: { text: '你肯定被录用了' },
+      raw: null,
+      prevHash: prev.hash,
+    };
     await tamper(
       `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash)
        VALUES (5, 1, $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)`,
-      [forged.stream, forged.kind, forged.occurredAt, forged.recordedAt, forged.actor, forged.source, forged.sourceRef, forged.payload, forged.prevHash, leafHash(forged)],
+      [
+        forged.stream,
+        forged.kind,
+        forged.occurredAt,
+        forged.recordedAt,
+        forged.actor,
+        forged.source,
+        forged.sourceRef,
+        forged.payload,
+        forged.prevHash,
+        leafHash(forged),
+      ],
     );
     // The forged record itself is consistent; the original that used to be seq 5 now sits at 6
     // and still links to seq 3, not to the forged record, so the verifier stops there.
@@ -108,11 +143,34 @@ describe('evidence:verify catches tampering', () => {
 
   test('a well-formed record appended at the tail outside the ledger → counter_mismatch', async () => {
     const head = await row(9);
-    const forged = { seq: 11, stream: 'candidate:a', kind: 'conversation.message', occurredAt: new Date(), recordedAt: new Date(), actor: 'wmCandA', source: 'test', sourceRef: 'late', payload: { text: '我已经辞职了' }, raw: null, prevHash: head.hash };
+    const forged = {
+      seq: 11,
+      stream: 'candidate:a',
+      kind: 'conversation.message',
+      occurredAt: new Date(),
+      recordedAt: new Date(),
+      actor: 'wmCandA',
+      source: 'test',
+      sourceRef: 'late',
+      payload: { text: '我已经辞职了' },
+      raw: null,
+      prevHash: head.hash,
+    };
     await tamper(
       `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash)
        VALUES (11, 1, $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)`,
-      [forged.stream, forged.kind, forged.occurredAt, forged.recordedAt, forged.actor, forged.source, forged.sourceRef, forged.payload, forged.prevHash, leafHash(forged)],
+      [
+        forged.stream,
+        forged.kind,
+        forged.occurredAt,
+        forged.recordedAt,
+        forged.actor,
+        forged.source,
+        forged.sourceRef,
+        forged.payload,
+        forged.prevHash,
+        leafHash(forged),
+      ],
     );
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'counter_mismatch' });
   });

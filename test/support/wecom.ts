@@ -32,7 +32,13 @@ export function signedCallback(
   return { query: `msg_signature=${signature}&timestamp=${timestamp}&nonce=${nonce}`, body, encrypt: enc };
 }
 
-export function textMessage(opts: { msgId: string; from?: string; content?: string; createTime?: number; corpId?: string }): string {
+export function textMessage(opts: {
+  msgId: string;
+  from?: string;
+  content?: string;
+  createTime?: number;
+  corpId?: string;
+}): string {
   return (
     `<xml><ToUserName><![CDATA[${opts.corpId ?? TEST_KEYS.corpId}]]></ToUserName>` +
     `<FromUserName><![CDATA[${opts.from ?? 'zhangmin'}]]></FromUserName>` +

@@ -17,7 +17,11 @@ interface Vector {
 const byName = (n: string) => (vectors as unknown as Vector[]).find((v) => v.name === n) as Vector;
 
 async function post(app: RunningApp, query: string, body: string, contentType = 'text/xml') {
-  const res = await fetch(`${app.url}/wecom/callback?${query}`, { method: 'POST', body, headers: { 'content-type': contentType } });
+  const res = await fetch(`${app.url}/wecom/callback?${query}`, {
+    method: 'POST',
+    body,
+    headers: { 'content-type': contentType },
+  });
   return { status: res.status, text: await res.text() };
 }
 
@@ -60,29 +64,42 @@ describe('WeCom official samples (timestamp check off, as for replaying publishe
     expect(await res.text()).not.toContain('1616140317555161061');
   });
 
-  test.each(['qdg-post-xml-text', 'qdg-post-json-envelope-cpp'])('%s is accepted and stored with MsgId kept as a string', async (name) => {
-    const s = byName(name);
-    const before = await count(app);
-    const contentType = s.post_body?.trimStart().startsWith('{') ? 'application/json' : 'text/xml';
-    const res = await post(app, `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`, s.post_body ?? '', contentType);
-    expect(res).toEqual({ status: 200, text: '' });
-    const { rows } = await app.db.pool.query(
-      `SELECT kind, stream, actor, source_ref, occurred_at, payload FROM evidence_records WHERE source_ref = $1`,
-      [`${s.receiveId}:msg:4561255354251345929`],
-    );
-    expect(rows).toHaveLength(1);
-    expect(rows[0].kind).toBe('wecom.callback.message.text');
-    expect(rows[0].stream).toBe('wecom:member:mycreate');
-    expect(rows[0].occurred_at.toISOString()).toBe('2014-09-02T12:10:13.000Z');
-    expect(rows[0].payload.plaintext).toBe(s.expected_plaintext);
-    expect(rows[0].payload.fields.MsgId).toBe('4561255354251345929');
-    // Both samples carry the same message: the second is a redelivery, not a new record.
-    expect(await count(app)).toBe(before === 0 ? 1 : before);
-  });
+  test.each(['qdg-post-xml-text', 'qdg-post-json-envelope-cpp'])(
+    '%s is accepted and stored with MsgId kept as a string',
+    async (name) => {
+      const s = byName(name);
+      const before = await count(app);
+      const contentType = s.post_body?.trimStart().startsWith('{') ? 'application/json' : 'text/xml';
+      const res = await post(
+        app,
+        `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`,
+        s.post_body ?? '',
+        contentType,
+      );
+      expect(res).toEqual({ status: 200, text: '' });
+      const { rows } = await app.db.pool.query(
+        `SELECT kind, stream, actor, source_ref, occurred_at, payload FROM evidence_records WHERE source_ref = $1`,
+        [`${s.receiveId}:msg:4561255354251345929`],
+      );
+      expect(rows).toHaveLength(1);
+      expect(rows[0].kind).toBe('wecom.callback.message.text');
+      expect(rows[0].stream).toBe('wecom:member:mycreate');
+      expect(rows[0].occurred_at.toISOString()).toBe('2014-09-02T12:10:13.000Z');
+      expect(rows[0].payload.plaintext).toBe(s.expected_plaintext);
+      expect(rows[0].payload.fields.MsgId).toBe('4561255354251345929');
+      // Both samples carry the same message: the second is a redelivery, not a new record.
+      expect(await count(app)).toBe(before === 0 ? 1 : before);
+    },
+  );
 
   test('the JSON-format sample keeps its 19-digit MsgId exact, so it dedupes with the XML sample of the same message', async () => {
     const s = byName('qdg-post-json-go');
-    const res = await post(app, `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`, s.post_body ?? '', 'application/json');
+    const res = await post(
+      app,
+      `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`,
+      s.post_body ?? '',
+      'application/json',
+    );
     expect(res.status).toBe(200);
     const { rows } = await app.db.pool.query(`SELECT source_ref FROM evidence_records WHERE source_ref LIKE '%:msg:%'`);
     // A rounded id (4561255354251346000) would have made a second record.
@@ -91,14 +108,23 @@ describe('WeCom official samples (timestamp check off, as for replaying publishe
     expect(red.rows).toEqual([{ deliveries: 3 }]);
   });
 
-  test.each(['derived-qdg-sys-approval-change', 'derived-qdg-kf-msg-or-event'])('%s is accepted and routed to its stream', async (name) => {
-    const s = byName(name);
-    const res = await post(app, `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`, s.post_body ?? '');
-    expect(res.status).toBe(200);
-    const { rows } = await app.db.pool.query(`SELECT stream FROM evidence_records WHERE payload->>'plaintext' = $1`, [s.expected_plaintext]);
-    expect(rows).toHaveLength(1);
-    expect(rows[0].stream).toMatch(name.includes('approval') ? /^wecom:approval:\d+$/ : /^wecom:kf:/);
-  });
+  test.each(['derived-qdg-sys-approval-change', 'derived-qdg-kf-msg-or-event'])(
+    '%s is accepted and routed to its stream',
+    async (name) => {
+      const s = byName(name);
+      const res = await post(
+        app,
+        `msg_signature=${s.msg_signature}&timestamp=${s.timestamp}&nonce=${s.nonce}`,
+        s.post_body ?? '',
+      );
+      expect(res.status).toBe(200);
+      const { rows } = await app.db.pool.query(`SELECT stream FROM evidence_records WHERE payload->>'plaintext' = $1`, [
+        s.expected_plaintext,
+      ]);
+      expect(rows).toHaveLength(1);
+      expect(rows[0].stream).toMatch(name.includes('approval') ? /^wecom:approval:\d+$/ : /^wecom:kf:/);
+    },
+  );
 });
 
 describe('POST /wecom/callback with live timestamps', () => {
@@ -121,7 +147,9 @@ describe('POST /wecom/callback with live timestamps', () => {
 
   test('four concurrent deliveries of one callback: four 200s, one record (F17)', async () => {
     const plain = approvalChange({ spNo: '202611220001', createTime: 1795000000, statuChangeEvent: 2, spStatus: 2 });
-    const results = await Promise.all([0, 1, 2, 3].map(() => signedCallback(app.keys, plain)).map((cb) => post(app, cb.query, cb.body)));
+    const results = await Promise.all(
+      [0, 1, 2, 3].map(() => signedCallback(app.keys, plain)).map((cb) => post(app, cb.query, cb.body)),
+    );
     expect(results.map((r) => r.status)).toEqual([200, 200, 200, 200]);
     expect(await count(app)).toBe(1);
   });
@@ -135,7 +163,11 @@ describe('POST /wecom/callback with live timestamps', () => {
       expect((await post(app, cb.query, cb.body)).status).toBe(200);
     }
     const { rows } = await app.db.pool.query(`SELECT stream, source_ref FROM evidence_records ORDER BY seq`);
-    expect(rows.map((r) => r.stream)).toEqual(['wecom:approval:202611220002', 'wecom:approval:202611220003', 'wecom:approval:202611220002']);
+    expect(rows.map((r) => r.stream)).toEqual([
+      'wecom:approval:202611220002',
+      'wecom:approval:202611220003',
+      'wecom:approval:202611220002',
+    ]);
   });
 
   test('two contact events of the same second for different candidates are both stored', async () => {
@@ -165,7 +197,10 @@ describe('POST /wecom/callback with live timestamps', () => {
 
   test('stored raw material lets a third party re-verify the signature and decrypt (B13 text kept exactly)', async () => {
     const content = '薪资能否再谈 🙂 𠀀 a]]>b' + '长'.repeat(1000);
-    const plain = textMessage({ msgId: '7000000000000000002', content: 'x' }).replace('<![CDATA[x]]>', `<![CDATA[${content.replace(']]>', ']]]]><![CDATA[>')}]]>`);
+    const plain = textMessage({ msgId: '7000000000000000002', content: 'x' }).replace(
+      '<![CDATA[x]]>',
+      `<![CDATA[${content.replace(']]>', ']]]]><![CDATA[>')}]]>`,
+    );
     const cb = signedCallback(app.keys, plain);
     expect((await post(app, cb.query, cb.body)).status).toBe(200);
     const { rows } = await app.db.pool.query(`SELECT raw, payload FROM evidence_records`);
@@ -176,7 +211,10 @@ describe('POST /wecom/callback with live timestamps', () => {
   });
 
   const hostile: [string, string][] = [
-    ['billion laughs', '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>'],
+    [
+      'billion laughs',
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>',
+    ],
     ['external entity', '<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>&xxe;</Encrypt></xml>'],
     ['parameter entity', '<!DOCTYPE foo [<!ENTITY % p SYSTEM "http://169.254.169.254/">%p;]><xml/>'],
     ['lower-case doctype', '<!doctype xml><xml><Encrypt>x</Encrypt></xml>'],
@@ -195,19 +233,68 @@ describe('POST /wecom/callback with live timestamps', () => {
     const ts = Math.floor(Date.now() / 1000);
     const sigOf = (q: string) => new URLSearchParams(q).get('msg_signature') ?? '';
     const cases: [string, Promise<{ status: number; text: string }>, number, string][] = [
-      ['wrong signature', post(app, good.query.replace(/msg_signature=[0-9a-f]{5}/, 'msg_signature=00000'), good.body), 403, 'bad_signature'],
-      ['signature with the right prefix', post(app, good.query.replace(sigOf(good.query), sigOf(good.query).slice(0, 39) + 'x'), good.body), 403, 'bad_signature'],
+      [
+        'wrong signature',
+        post(app, good.query.replace(/msg_signature=[0-9a-f]{5}/, 'msg_signature=00000'), good.body),
+        403,
+        'bad_signature',
+      ],
+      [
+        'signature with the right prefix',
+        post(app, good.query.replace(sigOf(good.query), sigOf(good.query).slice(0, 39) + 'x'), good.body),
+        403,
+        'bad_signature',
+      ],
       ['missing nonce', post(app, good.query.replace(/&nonce=[^&]+/, ''), good.body), 400, 'missing_param'],
       ['duplicated msg_signature', post(app, `${good.query}&msg_signature=abc`, good.body), 400, 'duplicate_param'],
-      ['stale timestamp', (() => { const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000004' }), { timestamp: ts - 301 }); return post(app, s.query, s.body); })(), 403, 'stale_timestamp'],
-      ['future timestamp', (() => { const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000005' }), { timestamp: ts + 400 }); return post(app, s.query, s.body); })(), 403, 'stale_timestamp'],
+      [
+        'stale timestamp',
+        (() => {
+          const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000004' }), { timestamp: ts - 301 });
+          return post(app, s.query, s.body);
+        })(),
+        403,
+        'stale_timestamp',
+      ],
+      [
+        'future timestamp',
+        (() => {
+          const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000005' }), { timestamp: ts + 400 });
+          return post(app, s.query, s.body);
+        })(),
+        403,
+        'stale_timestamp',
+      ],
       ['non-numeric timestamp', post(app, good.query.replace(/timestamp=\d+/, 'timestamp=abc'), good.body), 400, 'bad_timestamp'],
-      ['wrong corp', (() => { const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000006' }), { receiveId: 'wwSomeoneElse' }); return post(app, s.query, s.body); })(), 403, 'receiveid_mismatch'],
+      [
+        'wrong corp',
+        (() => {
+          const s = signedCallback(app.keys, textMessage({ msgId: '7000000000000000006' }), { receiveId: 'wwSomeoneElse' });
+          return post(app, s.query, s.body);
+        })(),
+        403,
+        'receiveid_mismatch',
+      ],
       ['oversized body', post(app, good.query, `<xml><Encrypt>${'A'.repeat(70_000)}</Encrypt></xml>`), 413, 'body_too_large'],
-      ['JSON content type of another kind', post(app, good.query, good.body, 'application/x-www-form-urlencoded'), 415, 'unsupported_media_type'],
+      [
+        'JSON content type of another kind',
+        post(app, good.query, good.body, 'application/x-www-form-urlencoded'),
+        415,
+        'unsupported_media_type',
+      ],
       ['malformed XML', post(app, good.query, '<xml><Encrypt>abc</xml>'), 400, 'xml_malformed'],
-      ['duplicate <Encrypt>', post(app, good.query, good.body.replace('</xml>', '<Encrypt><![CDATA[x]]></Encrypt></xml>')), 400, 'xml_duplicate_element'],
-      ['__proto__ element', post(app, good.query, '<xml><__proto__><a>1</a></__proto__><Encrypt>x</Encrypt></xml>'), 400, 'xml_forbidden_construct'],
+      [
+        'duplicate <Encrypt>',
+        post(app, good.query, good.body.replace('</xml>', '<Encrypt><![CDATA[x]]></Encrypt></xml>')),
+        400,
+        'xml_duplicate_element',
+      ],
+      [
+        '__proto__ element',
+        post(app, good.query, '<xml><__proto__><a>1</a></__proto__><Encrypt>x</Encrypt></xml>'),
+        400,
+        'xml_forbidden_construct',
+      ],
       ['no <Encrypt>', post(app, good.query, '<xml><ToUserName>x</ToUserName></xml>'), 400, 'bad_envelope'],
       ['body not UTF-8', post(app, good.query, Buffer.from([0x3c, 0x78, 0xff, 0xfe]) as unknown as string), 400, 'body_not_utf8'],
     ];
@@ -226,10 +313,17 @@ describe('POST /wecom/callback with live timestamps', () => {
   test('undecryptable payloads (bad base64, wrong length, wrong key) are one uniform 400', async () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const { signatureOf } = await import('../../src/wecom/crypto');
-    const other = signedCallback({ ...app.keys, encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' }, textMessage({ msgId: '1' }));
+    const other = signedCallback(
+      { ...app.keys, encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' },
+      textMessage({ msgId: '1' }),
+    );
     for (const enc of ['!!notbase64!!', Buffer.alloc(40).toString('base64'), other.encrypt]) {
       const sig = signatureOf(app.keys.token, ts, 'n1', enc);
-      const res = await post(app, `msg_signature=${sig}&timestamp=${ts}&nonce=n1`, `<xml><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`);
+      const res = await post(
+        app,
+        `msg_signature=${sig}&timestamp=${ts}&nonce=n1`,
+        `<xml><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`,
+      );
       expect(res.status).toBe(400);
       expect(JSON.parse(res.text).error).toBe('decrypt_failed');
     }

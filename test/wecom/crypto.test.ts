@@ -22,14 +22,17 @@ const all = vectors as unknown as Vector[];
 const positive = all.filter((v) => v.kind !== 'negative');
 
 describe('WeCom callback crypto against the official vectors', () => {
-  test.each(positive.map((v) => [v.name, v] as const))('%s: signature verifies and decrypts to the expected plaintext', (_n, v) => {
-    const ciphertext = v.echostr ?? v.encrypt ?? '';
-    expect(signatureOf(v.token, v.timestamp, v.nonce, ciphertext)).toBe(v.msg_signature);
-    expect(verifySignature(v.token, v.timestamp, v.nonce, ciphertext, v.msg_signature)).toBe(true);
-    const out = decryptMessage([aesKeyOf(v.encodingAESKey)], ciphertext, v.receiveId);
-    expect(out.message).toBe(v.expected_plaintext);
-    expect(out.receiveId).toBe(v.receiveId);
-  });
+  test.each(positive.map((v) => [v.name, v] as const))(
+    '%s: signature verifies and decrypts to the expected plaintext',
+    (_n, v) => {
+      const ciphertext = v.echostr ?? v.encrypt ?? '';
+      expect(signatureOf(v.token, v.timestamp, v.nonce, ciphertext)).toBe(v.msg_signature);
+      expect(verifySignature(v.token, v.timestamp, v.nonce, ciphertext, v.msg_signature)).toBe(true);
+      const out = decryptMessage([aesKeyOf(v.encodingAESKey)], ciphertext, v.receiveId);
+      expect(out.message).toBe(v.expected_plaintext);
+      expect(out.receiveId).toBe(v.receiveId);
+    },
+  );
 
   test('the wrong-receiveid vector is refused as receiveid_mismatch (-40005)', () => {
     const v = all.find((x) => x.name === 'neg-wrong-receiveid');
