@@ -23,29 +23,67 @@ export default tseslint.config(
     files: ['src/**/*.ts'],
     ignores: ['src/config/**'],
     rules: {
-      'no-restricted-properties': ['error', { object: 'process', property: 'env', message: 'Read configuration through src/config/env.ts' }],
-      'no-restricted-imports': ['error', { patterns: [{ group: ['**/sandbox/**', '**/test/**'], message: 'Production code may not import the sandbox or tests' }] }],
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'env', message: 'Read configuration through src/config/env.ts' },
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [{ group: ['**/sandbox/**', '**/test/**'], message: 'Production code may not import the sandbox or tests' }],
+        },
+      ],
     },
   },
   {
     // The ledger is a leaf: it knows nothing of WeCom, jobs or any domain.
     files: ['src/evidence/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: [...patternsFor([...DOMAIN, 'wecom', 'jobs']), '../app', '../main', '../worker'], message: 'src/evidence is a leaf module (ARCHITECTURE.md)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...patternsFor([...DOMAIN, 'wecom', 'jobs']), '../app', '../main', '../worker'],
+              message: 'src/evidence is a leaf module (ARCHITECTURE.md)',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // WeCom knowledge stays in src/wecom, which calls nothing of the domain.
     files: ['src/wecom/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: [...patternsFor([...DOMAIN, 'jobs']), '../app', '../../app', '../main', '../worker'], message: 'src/wecom may depend on evidence/config/observability only (ARCHITECTURE.md)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: [...patternsFor([...DOMAIN, 'jobs']), '../app', '../../app', '../main', '../worker'],
+              message: 'src/wecom may depend on evidence/config/observability only (ARCHITECTURE.md)',
+            },
+          ],
+        },
+      ],
     },
   },
   {
     // The sandbox stands in for WeCom: it must not share code with the app it tests.
     files: ['sandbox/**/*.ts'],
     rules: {
-      'no-restricted-imports': ['error', { patterns: [{ group: ['../src/*', '../../src/*', '**/src/**'], message: 'The sandbox is an independent implementation of WeCom (ARCHITECTURE.md)' }] }],
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['../src/*', '../../src/*', '**/src/**'],
+              message: 'The sandbox is an independent implementation of WeCom (ARCHITECTURE.md)',
+            },
+          ],
+        },
+      ],
     },
   },
   {

@@ -21,21 +21,23 @@ CREATE TABLE evidence_records (
     source_ref   text        NOT NULL CHECK (length(source_ref) BETWEEN 1 AND 512),
     payload      jsonb       NOT NULL,
     raw          jsonb,
+    payload_sha256 text      NOT NULL CHECK (payload_sha256 ~ '^[0-9a-f]{64}$'),
+    raw_sha256   text        CHECK (raw_sha256 ~ '^[0-9a-f]{64}$'),
     prev_hash    text        CHECK (prev_hash ~ '^[0-9a-f]{64}$'),
     hash         text        NOT NULL CHECK (hash ~ '^[0-9a-f]{64}$'),
+    CONSTRAINT evidence_records_raw_digest CHECK ((raw IS NULL) = (raw_sha256 IS NULL)),
     CONSTRAINT evidence_records_source_ref_key UNIQUE (source, source_ref),
-    CONSTRAINT evidence_records_hash_key UNIQUE (hash),
     CONSTRAINT evidence_records_no_fork UNIQUE NULLS NOT DISTINCT (stream, prev_hash)
 );
 
 -- A stream's timeline in order, without touching other streams' rows.
 CREATE INDEX evidence_records_stream_seq ON evidence_records (stream, seq);
-CREATE INDEX evidence_records_kind_seq ON evidence_records (kind, seq);
 
 COMMENT ON TABLE evidence_records IS 'Append-only evidence ledger. See docs/evidence-format.md.';
 COMMENT ON COLUMN evidence_records.occurred_at IS 'The source''s clock (WeCom CreateTime, msgtime, SpTime), UTC.';
 COMMENT ON COLUMN evidence_records.recorded_at IS 'The database clock when the record was appended, UTC.';
 COMMENT ON COLUMN evidence_records.raw IS 'Exactly what was received (for a callback: query string and body), or NULL.';
+COMMENT ON COLUMN evidence_records.payload_sha256 IS 'SHA-256 of the RFC 8785 encoding of payload; the record hash covers this digest, not the content.';
 
 -- The single source of seq. Locking this row serialises appends across all processes, which is
 -- what makes seq gapless and commit order equal seq order (the dispatcher relies on that).

@@ -1,3 +1,4 @@
+import type { HealthReport } from '../src/observability/health';
 import { startApp, type RunningApp } from './support/app';
 
 describe('GET /health', () => {
@@ -10,7 +11,7 @@ describe('GET /health', () => {
   test('200 when PostgreSQL, Redis and the queues answer', async () => {
     const res = await fetch(`${app.url}/health`);
     expect(res.status).toBe(200);
-    const body = await res.json();
+    const body = (await res.json()) as HealthReport;
     expect(body.status).toBe('ok');
     expect(Object.keys(body.checks).sort()).toEqual(['postgres', 'queue:wecom-callbacks', 'redis']);
   });
@@ -26,11 +27,11 @@ describe('GET /health', () => {
       const url = await broken.server.listen({ host: '127.0.0.1', port: 0 });
       const res = await fetch(`${url}/health`);
       expect(res.status).toBe(503);
-      const body = await res.json();
+      const body = (await res.json()) as HealthReport;
       expect(body.status).toBe('degraded');
-      expect(body.checks.postgres.ok).toBe(false);
-      expect(body.checks.postgres.detail).toMatch(/ECONNREFUSED|connect/);
-      expect(body.checks.redis.ok).toBe(true);
+      expect(body.checks['postgres']?.ok).toBe(false);
+      expect(body.checks['postgres']?.detail).toMatch(/ECONNREFUSED|connect/);
+      expect(body.checks['redis']?.ok).toBe(true);
     } finally {
       await broken.close();
       await dead.end();

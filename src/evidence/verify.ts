@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import type { JsonValue } from './canonical';
-import { HASH_VERSION, leafHash } from './record';
+import { HASH_VERSION, contentDigest, leafHashOfHeader } from './record';
 
 /**
  * Re-walks every chain from the first record and reports the first problem found.
@@ -14,7 +14,13 @@ import { HASH_VERSION, leafHash } from './record';
  */
 
 export type ProblemKind =
-  'hash_mismatch' | 'chain_broken' | 'seq_gap' | 'unsupported_version' | 'counter_mismatch' | 'head_mismatch';
+  | 'hash_mismatch'
+  | 'content_mismatch'
+  | 'chain_broken'
+  | 'seq_gap'
+  | 'unsupported_version'
+  | 'counter_mismatch'
+  | 'head_mismatch';
 
 export interface VerifyProblem {
   kind: ProblemKind;
@@ -45,6 +51,8 @@ interface DbRow {
   source_ref: string;
   payload: JsonValue;
   raw: JsonValue | null;
+  payload_sha256: string;
+  raw_sha256: string | null;
   prev_hash: string | null;
   hash: string;
 }
@@ -67,7 +75,7 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
     // Keyset pages by seq: constant memory, and a row with a duplicated or missing seq shows up as
     // a gap on the walk. `>=` so a duplicated seq (two rows) is seen.
     const { rows } = await pool.query<DbRow>(
-      `SELECT seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash
+      `SELECT seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, payload_sha256, raw_sha256, prev_hash, hash
          FROM evidence_records WHERE seq >= $1 ORDER BY seq LIMIT $2`,
       [expectedSeq, pageSize],
     );
@@ -93,7 +101,7 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
           detail: `prev_hash ${row.prev_hash ?? 'null'} does not link to the stream's previous record (${tip ?? 'none'})`,
         });
       }
-      const recomputed = leafHash({
+      const recomputed = leafHashOfHeader({
         seq,
         stream: row.stream,
         kind: row.kind,
@@ -102,12 +110,19 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
         actor: row.actor,
         source: row.source,
         sourceRef: row.source_ref,
-        payload: row.payload,
-        raw: row.raw,
+        payloadSha256: row.payload_sha256,
+        rawSha256: row.raw_sha256,
         prevHash: row.prev_hash,
       });
       if (recomputed !== row.hash) {
-        return report({ kind: 'hash_mismatch', ...at, detail: `stored hash ${row.hash} but content hashes to ${recomputed}` });
+        return report({ kind: 'hash_mismatch', ...at, detail: `stored hash ${row.hash} but the record hashes to ${recomputed}` });
+      }
+      // The chain covers the content through its digests; check the content still matches them.
+      const payloadDigest = contentDigest(row.payload);
+      const rawDigest = row.raw === null ? null : contentDigest(row.raw);
+      if (payloadDigest !== row.payload_sha256 || rawDigest !== row.raw_sha256) {
+        const which = payloadDigest !== row.payload_sha256 ? 'payload' : 'raw';
+        return report({ kind: 'content_mismatch', ...at, detail: `${which} no longer matches the digest the chain covers` });
       }
       tips.set(row.stream, row.hash);
       headHash = row.hash;

@@ -48,29 +48,19 @@ describe('evidence ledger', () => {
   test('the stored hash is SHA-256 over 0x00 and the RFC 8785 encoding in docs/evidence-format.md', async () => {
     const r = await ledger.append(entry({ stream: 's', sourceRef: 'fixed', payload: { b: 'é', a: [1, true, null] } }));
     if (r.status !== 'appended') throw new Error('expected an append');
-    const expectedCanonical =
-      `{"actor":"zhangmin","kind":"test.note","occurred_at":"2026-11-20T01:02:03.456Z","payload":{"a":[1,true,null],"b":"é"},` +
-      `"prev_hash":null,"raw":null,"recorded_at":"${r.recordedAt.toISOString()}","seq":1,"source":"test","source_ref":"fixed","stream":"s","v":1}`;
     const { createHash } = await import('node:crypto');
+    const sha = (t: string) => createHash('sha256').update(t, 'utf8').digest('hex');
+    // Written out by hand from the spec, not by our encoder.
+    const payloadSha = sha('{"a":[1,true,null],"b":"é"}');
+    const expectedCanonical =
+      `{"actor":"zhangmin","kind":"test.note","occurred_at":"2026-11-20T01:02:03.456Z","payload_sha256":"${payloadSha}",` +
+      `"prev_hash":null,"raw_sha256":null,"recorded_at":"${r.recordedAt.toISOString()}","seq":1,"source":"test","source_ref":"fixed","stream":"s","v":1}`;
     const independent = createHash('sha256')
       .update(Buffer.concat([Buffer.from([0]), Buffer.from(expectedCanonical, 'utf8')]))
       .digest('hex');
     expect(r.hash).toBe(independent);
-    expect(
-      leafHash({
-        seq: 1,
-        stream: 's',
-        kind: 'test.note',
-        occurredAt: new Date('2026-11-20T01:02:03.456Z'),
-        recordedAt: r.recordedAt,
-        actor: 'zhangmin',
-        source: 'test',
-        sourceRef: 'fixed',
-        payload: { b: 'é', a: [1, true, null] },
-        raw: null,
-        prevHash: null,
-      }),
-    ).toBe(independent);
+    const { rows } = await db.pool.query('SELECT payload_sha256, raw_sha256, hash FROM evidence_records');
+    expect(rows[0]).toEqual({ payload_sha256: payloadSha, raw_sha256: null, hash: independent });
   });
 
   test('the same source and source_ref is stored once and the repeat is counted', async () => {
@@ -119,8 +109,8 @@ describe('evidence ledger', () => {
     await ledger.append(entry({ stream: 'x' }));
     await expect(
       db.pool.query(
-        `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, prev_hash, hash)
-         VALUES (99, 1, 'x', 'k', now(), now(), 'a', 'test', 'fork', '{}', $1, $2)`,
+        `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, prev_hash, hash)
+         VALUES (99, 1, 'x', 'k', now(), now(), 'a', 'test', 'fork', '{}', $2, $1, $2)`,
         [first.hash, 'f'.repeat(64)],
       ),
     ).rejects.toThrow(/evidence_records_no_fork/);
@@ -151,5 +141,29 @@ describe('evidence ledger', () => {
     expect(new Set(results.map((r) => r.seq)).size).toBe(64);
     const report = await verifyLedger(db.pool);
     expect(report).toMatchObject({ ok: true, records: 64, streams: 1 });
+  });
+});
+
+describe('hash encoding', () => {
+  test('the append path and the verifier hash the same record identically', () => {
+    const samples = [
+      { payload: { z: 1, a: { é: ['x', null, false] }, '': 'empty key' }, raw: null, prevHash: null },
+      { payload: '"quoted"\n\u2028 𠀀 🙂', raw: { body: '<xml>]]></xml>' }, prevHash: 'a'.repeat(64) },
+    ];
+    for (const s of samples) {
+      const r = {
+        seq: 42,
+        stream: 'candidate:张三',
+        kind: 'k.v',
+        occurredAt: new Date(0),
+        recordedAt: new Date(1795000000123),
+        actor: '"a"',
+        source: 's',
+        sourceRef: 'r\\1',
+        ...s,
+      };
+      expect(leafHash(r)).toMatch(/^[0-9a-f]{64}$/);
+      expect(leafHash({ ...r, payload: { other: true } })).not.toBe(leafHash(r));
+    }
   });
 });

@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { createLedger, leafHash, verifyLedger } from '../../src/evidence';
+import { contentDigest, createLedger, leafHash, verifyLedger } from '../../src/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
@@ -57,8 +57,17 @@ describe('evidence:verify catches tampering', () => {
     expect(report.headHash).toBe((await row(10)).hash);
   });
 
-  test('one changed byte in a payload → hash_mismatch at that seq', async () => {
+  test('one changed byte in a payload → content_mismatch at that seq', async () => {
     await tamper(`UPDATE evidence_records SET payload = '{"text":"消息 5!"}' WHERE seq = 5`);
+    expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'content_mismatch', seq: 5 });
+  });
+
+  test('a payload changed together with its digest → hash_mismatch at that seq', async () => {
+    const payload = { text: '消息 5!' };
+    await tamper(`UPDATE evidence_records SET payload = $1, payload_sha256 = $2 WHERE seq = 5`, [
+      payload,
+      contentDigest(payload),
+    ]);
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'hash_mismatch', seq: 5 });
   });
 
@@ -97,7 +106,11 @@ describe('evidence:verify catches tampering', () => {
       raw: r.raw,
       prevHash: r.prev_hash,
     });
-    await tamper(`UPDATE evidence_records SET payload = $1, hash = $2 WHERE seq = 5`, [payload, hash]);
+    await tamper(`UPDATE evidence_records SET payload = $1, payload_sha256 = $2, hash = $3 WHERE seq = 5`, [
+      payload,
+      contentDigest(payload),
+      hash,
+    ]);
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'chain_broken', seq: 7, stream: 'candidate:a' });
   });
 
@@ -121,8 +134,8 @@ describe('evidence:verify catches tampering', () => {
       prevHash: prev.hash,
     };
     await tamper(
-      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash)
-       VALUES (5, 1, $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)`,
+      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, raw, prev_hash, hash)
+       VALUES (5, 1, $1, $2, $3, $4, $5, $6, $7, $8, $11, NULL, $9, $10)`,
       [
         forged.stream,
         forged.kind,
@@ -134,6 +147,7 @@ describe('evidence:verify catches tampering', () => {
         forged.payload,
         forged.prevHash,
         leafHash(forged),
+        contentDigest(forged.payload),
       ],
     );
     // The forged record itself is consistent; the original that used to be seq 5 now sits at 6
@@ -157,8 +171,8 @@ describe('evidence:verify catches tampering', () => {
       prevHash: head.hash,
     };
     await tamper(
-      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash)
-       VALUES (11, 1, $1, $2, $3, $4, $5, $6, $7, $8, NULL, $9, $10)`,
+      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, raw, prev_hash, hash)
+       VALUES (11, 1, $1, $2, $3, $4, $5, $6, $7, $8, $11, NULL, $9, $10)`,
       [
         forged.stream,
         forged.kind,
@@ -170,6 +184,7 @@ describe('evidence:verify catches tampering', () => {
         forged.payload,
         forged.prevHash,
         leafHash(forged),
+        contentDigest(forged.payload),
       ],
     );
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'counter_mismatch' });

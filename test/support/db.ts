@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { Client, Pool } from 'pg';
-import { BASE_DATABASE_URL, TEMPLATE_DB, databaseUrl } from './env';
+import { BASE_DATABASE_URL, databaseUrl, runId, templateDb } from './env';
 
 export interface TestDatabase {
   name: string;
@@ -13,16 +13,17 @@ export interface TestDatabase {
 
 /** A fresh, migrated database of its own, cloned from the template made in global-setup. */
 export async function createTestDatabase(): Promise<TestDatabase> {
-  const name = `hireledger_t_${process.pid}_${randomBytes(4).toString('hex')}`;
+  const name = `hireledger_t_${runId()}_${process.pid}_${randomBytes(3).toString('hex')}`;
   const admin = new Client({ connectionString: BASE_DATABASE_URL });
   await admin.connect();
   try {
-    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`);
+    await admin.query(`CREATE DATABASE ${name} TEMPLATE ${templateDb()}`);
   } finally {
     await admin.end();
   }
   const url = databaseUrl(name);
-  const pool = new Pool({ connectionString: url, max: 10 });
+  // Pipelining on, as in production (src/infra/db/pool.ts).
+  const pool = new Pool({ connectionString: url, max: 10, pipeline: true } as ConstructorParameters<typeof Pool>[0]);
   pool.on('error', () => undefined);
   return {
     name,

@@ -1,27 +1,41 @@
 import { Client } from 'pg';
 import { migrate } from '../../src/infra/db/migrate';
-import { BASE_DATABASE_URL, TEMPLATE_DB, databaseUrl } from './env';
+import { BASE_DATABASE_URL, databaseUrl, templateDb } from './env';
 
 /**
  * Builds a migrated template database once per run; each test file clones it (CREATE DATABASE …
  * TEMPLATE), so files run in parallel against the real PostgreSQL without seeing each other.
  */
 export default async function globalSetup(): Promise<void> {
+  const run = String(process.pid);
+  process.env['HIRELEDGER_TEST_RUN'] = run;
   const admin = new Client({ connectionString: BASE_DATABASE_URL });
   await admin.connect();
   try {
-    await dropTestDatabases(admin);
-    await admin.query(`CREATE DATABASE ${TEMPLATE_DB}`);
+    await dropTestDatabases(admin, (owner) => !isAlive(owner));
+    await admin.query(`CREATE DATABASE ${templateDb(run)}`);
   } finally {
     await admin.end();
   }
-  await migrate(databaseUrl(TEMPLATE_DB));
+  await migrate(databaseUrl(templateDb(run)));
 }
 
-export async function dropTestDatabases(admin: Client): Promise<void> {
+/** Drops the test databases whose owning run matches `which` (by the run's process id). */
+export async function dropTestDatabases(admin: Client, which: (ownerPid: number) => boolean): Promise<void> {
   const { rows } = await admin.query<{ datname: string }>(
-    `SELECT datname FROM pg_database WHERE datname = $1 OR datname LIKE 'hireledger_t_%'`,
-    [TEMPLATE_DB],
+    `SELECT datname FROM pg_database WHERE datname ~ '^hireledger_(tpl|t)_[0-9]+'`,
   );
-  for (const { datname } of rows) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+  for (const { datname } of rows) {
+    const owner = Number(/^hireledger_(?:tpl|t)_(\d+)/.exec(datname)?.[1]);
+    if (which(owner)) await admin.query(`DROP DATABASE IF EXISTS ${datname} WITH (FORCE)`);
+  }
+}
+
+function isAlive(pid: number): boolean {
+  try {
+    process.kill(pid, 0);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -6,7 +6,7 @@ export default async function globalTeardown(): Promise<void> {
   const admin = new Client({ connectionString: BASE_DATABASE_URL });
   await admin.connect();
   try {
-    await dropTestDatabases(admin);
+    await dropTestDatabases(admin, (owner) => owner === process.pid);
   } finally {
     await admin.end();
   }

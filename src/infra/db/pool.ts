@@ -21,7 +21,9 @@ export function createPool(opts: PoolOptions, logger: Logger): Pool {
     idleTimeoutMillis: 30000,
     statement_timeout: opts.statementTimeoutMs,
     application_name: opts.applicationName,
-  };
+    // Lets the evidence ledger send a statement and its COMMIT back to back (see evidence/ledger.ts).
+    pipeline: true,
+  } as PoolConfig;
   const pool = new Pool(config);
   pool.on('error', (err) => logger.error({ err }, 'postgres idle client error'));
   pool.on('connect', (client) => {

@@ -1,0 +1,123 @@
+import { createAuthApi, type AuthApi } from './auth';
+import { createContactApi, type ContactApi } from './contact';
+import { WecomHttp } from './http';
+import { createJsapiApi, fetchTicket, type JsapiApi } from './jsapi';
+import { createKfApi, type KfApi } from './kf';
+import { createMediaApi, type MediaApi } from './media';
+import { createMessageApi, type MessageApi } from './message';
+import { createOaApi, type OaApi } from './oa';
+import { AppRateLimiter, MemberRateLimiter } from './ratelimit';
+import { RedisGate } from './redis-gate';
+import { ConfigErrorLatch, CredentialCache, secretFingerprint } from './token';
+import type { GettokenResponse, TicketKind, WecomClientDeps } from './types';
+
+/**
+ * The WeCom server API client for the self-built app: one per (corp, secret, agent) per process. Every
+ * instance pointed at the same Redis and key prefix shares the access_token, the JS-SDK tickets and the
+ * outbound limits with the others.
+ */
+export interface WecomClient {
+  /** A valid access_token (cached, shared, refreshed ahead of expiry). For APIs this client lacks. */
+  getAccessToken(): Promise<string>;
+  message: MessageApi;
+  oa: OaApi;
+  kf: KfApi;
+  contact: ContactApi;
+  auth: AuthApi;
+  jsapi: JsapiApi;
+  media: MediaApi;
+}
+
+export function createWecomClient(deps: WecomClientDeps): WecomClient {
+  const o = deps.options ?? {};
+  const now = deps.now ?? Date.now;
+  const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  const agentId = Number(deps.agentId);
+  if (!Number.isSafeInteger(agentId)) throw new TypeError('agentId must be the numeric AgentId');
+  const logger = deps.logger.child({ component: 'wecom-api', corpId: deps.corpId, agentId });
+  const gate = new RedisGate(deps.redis, logger, o.redisCommandTimeoutMs ?? 1000);
+
+  // One Redis Cluster hash slot per app ({…}), so the multi-key limiter script is allowed there too.
+  const prefix = `${o.keyPrefix ?? 'hireledger:wecom:'}{${deps.corpId}:${agentId}}:`;
+  const secretId = secretFingerprint(deps.secret);
+
+  const appLimit = o.appRateLimit === undefined ? { perSecond: 100, burst: 100 } : o.appRateLimit;
+  const limiter = appLimit
+    ? new AppRateLimiter({ key: `${prefix}rl:app`, ...appLimit, maxWaitMs: o.appRateLimitMaxWaitMs ?? 5000, gate, now, sleep })
+    : undefined;
+
+  const http = new WecomHttp({
+    apiBase: deps.apiBase,
+    timeoutMs: o.timeoutMs ?? 5000,
+    busyRetries: o.busyRetries ?? 3,
+    busyBackoffMs: o.busyBackoffMs ?? 500,
+    freqRetries: o.freqRetries ?? 2,
+    freqBackoffMs: o.freqBackoffMs ?? 5000,
+    logger,
+    sleep,
+    limiter,
+  });
+
+  const latch = new ConfigErrorLatch(now, o.configErrorCooldownMs ?? 60_000);
+  const lockTtlMs = o.refreshLockTtlMs ?? 30_000;
+  const tokens = new CredentialCache({
+    name: 'access_token',
+    key: `${prefix}token:${secretId}`,
+    gate,
+    logger,
+    now,
+    sleep,
+    lockTtlMs,
+    async fetch() {
+      latch.check();
+      try {
+        const res = await http.json<GettokenResponse>({
+          method: 'GET',
+          path: 'gettoken',
+          query: { corpid: deps.corpId, corpsecret: deps.secret },
+          idempotent: true,
+          auth: false,
+        });
+        return { value: String(res.access_token), expiresInSec: Number(res.expires_in) || 7200 };
+      } catch (err) {
+        latch.remember(err);
+        throw err;
+      }
+    },
+  });
+  http.useTokens(tokens);
+
+  const ticketCache = (kind: TicketKind) =>
+    new CredentialCache({
+      name: `${kind}_ticket`,
+      key: `${prefix}ticket:${kind}:${secretId}`,
+      gate,
+      logger,
+      now,
+      sleep,
+      lockTtlMs,
+      fetch: fetchTicket(http, kind),
+    });
+  const tickets: Record<TicketKind, CredentialCache> = { jsapi: ticketCache('jsapi'), agent_config: ticketCache('agent_config') };
+
+  const limits = o.memberLimits ?? { perMinute: 30, perHour: 1000 };
+  const members = new MemberRateLimiter({
+    keyFor: (userid) => `${prefix}rl:member:${userid}`,
+    ...limits,
+    maxWaitMs: o.memberLimitMaxWaitMs ?? 5000,
+    gate,
+    now,
+    sleep,
+  });
+
+  return {
+    getAccessToken: () => tokens.get(),
+    message: createMessageApi({ http, agentId, members, ledger: deps.ledger, logger, now }),
+    oa: createOaApi(http),
+    kf: createKfApi({ http, ledger: deps.ledger, logger, now }),
+    contact: createContactApi(http),
+    auth: createAuthApi(http),
+    jsapi: createJsapiApi(tickets, now),
+    media: createMediaApi(http),
+  };
+}

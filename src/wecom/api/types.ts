@@ -1,0 +1,398 @@
+/**
+ * Dependencies, options and the typed request/response shapes of every WeCom API the client calls.
+ * Shapes follow the WeCom reference §4 (docs 91039, 90236, 91982, 91853, 91983, 91816, 94670, 94677,
+ * 92114, 91023, 90196, 90506, 90254). Responses list what HireLedger reads; WeCom may add fields.
+ * Every 64-bit id (msgid, MsgId) is a string: responses are parsed with parseJsonLossless.
+ */
+import type { Redis } from 'ioredis';
+import type { Ledger } from '../../evidence';
+
+// ---------------------------------------------------------------- dependencies
+
+type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
+
+/** The part of pino the client uses (Fastify's logger fits). */
+export interface WecomLogger {
+  info: LogFn;
+  warn: LogFn;
+  error: LogFn;
+  debug: LogFn;
+  child(bindings: Record<string, unknown>): WecomLogger;
+}
+
+export interface WecomClientDeps {
+  /** e.g. https://qyapi.weixin.qq.com (a trailing /cgi-bin is accepted too). */
+  apiBase: string;
+  corpId: string;
+  /** The self-built app's Secret. Only its sha256 ever reaches Redis keys; never logged. */
+  secret: string;
+  agentId: number | string;
+  /** Shared cache and limiter state. Errors or a closed connection degrade to per-process state. */
+  redis: Redis;
+  logger: WecomLogger;
+  /** When given, every message sent to a person becomes an evidence record. */
+  ledger?: Pick<Ledger, 'append'>;
+  /** Epoch milliseconds; injectable for expiry and rate-limit tests. */
+  now?: () => number;
+  /** Back-off and wait primitive; tests inject a fake one. */
+  sleep?: (ms: number) => Promise<void>;
+  options?: WecomClientOptions;
+}
+
+export interface WecomClientOptions {
+  /** Prefix of every Redis key this client uses (lets deployments and tests share one Redis). Default `hireledger:wecom:`. */
+  keyPrefix?: string;
+  /** Per-request timeout. Default 5000 ms. */
+  timeoutMs?: number;
+  /** Retries of -1 (system busy) and network failures. Default 3 (doc 90313 says at most 3). */
+  busyRetries?: number;
+  /** First back-off for -1/network; doubles each time, with jitter. Default 500 ms. */
+  busyBackoffMs?: number;
+  /** Retries after 45009 (business APIs only; gettoken is never retried on 45009). Default 2. */
+  freqRetries?: number;
+  /** First back-off after 45009; doubles each time, with jitter. Default 5000 ms. */
+  freqBackoffMs?: number;
+  /**
+   * Client-wide token bucket for all outbound calls, shared through Redis. WeCom's binding limits are per
+   * corp per API (10k/min); the default 100/s with a burst of 100 stays below that for any single API.
+   * `false` turns it off.
+   */
+  appRateLimit?: { perSecond: number; burst: number } | false;
+  /** Longest the app bucket may delay one call before RateLimitedError('app'). Default 5000 ms. */
+  appRateLimitMaxWaitMs?: number;
+  /** message/send per recipient (doc 90236): WeCom silently drops copies beyond 30/min and 1000/hour. */
+  memberLimits?: { perMinute: number; perHour: number };
+  /**
+   * Longest a message/send waits in total for a recipient's window to free up before failing with
+   * RateLimitedError('member'). Default 5000 ms: short waits smooth bursts; long ones belong to the
+   * job queue (reschedule with `retryAfterMs`), not to a held worker or HTTP request.
+   */
+  memberLimitMaxWaitMs?: number;
+  /** Refresh lock lifetime; must exceed one gettoken with its retries. Default 30000 ms. */
+  refreshLockTtlMs?: number;
+  /** How long a wrong CorpID/secret is remembered before gettoken is tried again. Default 60000 ms. */
+  configErrorCooldownMs?: number;
+  /** Redis commands slower than this count as "Redis down". Default 1000 ms. */
+  redisCommandTimeoutMs?: number;
+}
+
+/** Every WeCom response: failure is `errcode` present and non-zero; some successes omit it. */
+export interface WecomBaseResponse {
+  errcode?: number;
+  errmsg?: string;
+}
+
+// ---------------------------------------------------------------- gettoken / tickets (91039, 90506)
+
+export interface GettokenResponse extends WecomBaseResponse {
+  access_token: string;
+  expires_in: number;
+}
+
+export interface TicketResponse extends WecomBaseResponse {
+  ticket: string;
+  expires_in: number;
+}
+
+export type TicketKind = 'jsapi' | 'agent_config';
+
+// ---------------------------------------------------------------- message/send (90236)
+
+interface MessageTargets {
+  /** "u1|u2" (at most 1000) or "@all". */
+  touser?: string;
+  toparty?: string;
+  totag?: string;
+  safe?: 0 | 1;
+  enable_id_trans?: 0 | 1;
+  /** 1 = WeCom drops an identical request within duplicate_check_interval (default 1800 s, max 4 h). */
+  enable_duplicate_check?: 0 | 1;
+  duplicate_check_interval?: number;
+}
+
+export interface TextMessage extends MessageTargets {
+  msgtype: 'text';
+  /** ≤ 2048 bytes; `\n` and `<a href>` allowed. */
+  text: { content: string };
+}
+
+export interface TextCardMessage extends MessageTargets {
+  msgtype: 'textcard';
+  textcard: { title: string; description: string; url: string; btntxt?: string };
+}
+
+export interface MarkdownMessage extends MessageTargets {
+  msgtype: 'markdown';
+  markdown: { content: string };
+}
+
+export interface TemplateCardButton {
+  text: string;
+  style?: number;
+  key: string;
+}
+
+export interface TemplateCard {
+  card_type: 'text_notice' | 'news_notice' | 'button_interaction' | 'vote_interaction' | 'multiple_interaction';
+  source?: { icon_url?: string; desc?: string; desc_color?: number };
+  main_title?: { title?: string; desc?: string };
+  sub_title_text?: string;
+  horizontal_content_list?: {
+    keyname: string;
+    value?: string;
+    type?: 1 | 2 | 3;
+    url?: string;
+    media_id?: string;
+    userid?: string;
+  }[];
+  jump_list?: { type?: 1 | 2; title: string; url?: string; appid?: string; pagepath?: string }[];
+  card_action?: { type: 1 | 2; url?: string; appid?: string; pagepath?: string };
+  /** Required for interactive cards and action_menu; clicks come back as template_card_event. */
+  task_id?: string;
+  button_list?: TemplateCardButton[];
+  [extra: string]: unknown;
+}
+
+export interface TemplateCardMessage extends MessageTargets {
+  msgtype: 'template_card';
+  template_card: TemplateCard;
+}
+
+/** What a caller passes: agentid is added by the client. */
+export type MessageSendRequest = TextMessage | TextCardMessage | MarkdownMessage | TemplateCardMessage;
+
+export interface MessageSendResponse extends WecomBaseResponse {
+  invaliduser?: string;
+  invalidparty?: string;
+  invalidtag?: string;
+  unlicenseduser?: string;
+  /** Always a string (recall handle). */
+  msgid: string;
+  /** Interactive cards: one use, 72 h, to update the card. */
+  response_code?: string;
+}
+
+// ---------------------------------------------------------------- oa (91982, 91853, 91983, 91816)
+
+export interface LangText {
+  text: string;
+  lang: string;
+}
+
+export interface TemplateControl {
+  property: { control: string; id: string; title: LangText[]; placeholder?: LangText[]; require?: 0 | 1; un_print?: 0 | 1 };
+  config?: Record<string, unknown>;
+}
+
+export interface GetTemplateDetailResponse extends WecomBaseResponse {
+  template_names: LangText[];
+  template_content: { controls: TemplateControl[] };
+}
+
+export interface ApplyContent {
+  control: string;
+  id: string;
+  value: Record<string, unknown>;
+}
+
+export interface ApplyEventRequest {
+  creator_userid: string;
+  template_id: string;
+  use_template_approver: 0 | 1;
+  choose_department?: number;
+  process?: { node_list: { type: 1 | 2 | 3; apv_rel?: 1 | 2 | 3; userid: string[] }[] };
+  apply_data: { contents: ApplyContent[] };
+  /** At most 3 lines, each ≤ 20 characters; lang `zh_CN` or `en`. */
+  summary_list?: { summary_info: LangText[] }[];
+}
+
+export interface ApplyEventResponse extends WecomBaseResponse {
+  sp_no: string;
+}
+
+export interface ApprovalDetail {
+  sp_no: string;
+  sp_name: string;
+  /** 1 审批中 2 已通过 3 已驳回 4 已撤销 6 通过后撤销 7 已删除 10 已支付. */
+  sp_status: number;
+  template_id: string;
+  apply_time: number;
+  applyer?: { userid: string; partyid: string };
+  sp_record: {
+    sp_status: number;
+    approverattr: number;
+    details: { approver: { userid: string }; speech: string; sp_status: number; sptime: number; media_id: string[] }[];
+  }[];
+  notifyer?: { userid: string }[];
+  apply_data: { contents: (ApplyContent & { title: LangText[]; hidden?: number })[] };
+  comments?: {
+    commentUserInfo: { userid: string };
+    commenttime: number;
+    commentcontent: string;
+    commentid: string;
+    media_id: string[];
+  }[];
+  process_list?: { node_list: Record<string, unknown>[] };
+}
+
+export interface GetApprovalDetailResponse extends WecomBaseResponse {
+  info: ApprovalDetail;
+}
+
+export interface GetApprovalInfoRequest {
+  /** Unix seconds; the span must be ≤ 31 days. */
+  starttime: number | string;
+  endtime: number | string;
+  new_cursor?: string;
+  /** ≤ 100. */
+  size?: number;
+  filters?: { key: 'template_id' | 'creator' | 'department' | 'sp_status' | 'record_type'; value: string }[];
+}
+
+export interface GetApprovalInfoResponse extends WecomBaseResponse {
+  sp_no_list: string[];
+  /** Absent when the list is finished. */
+  new_next_cursor?: string;
+}
+
+// ---------------------------------------------------------------- 微信客服 (94670, 94677)
+
+export interface KfAccount {
+  open_kfid: string;
+  name: string;
+  avatar: string;
+  manage_privilege?: boolean;
+}
+
+export interface KfAccountListResponse extends WecomBaseResponse {
+  account_list: KfAccount[];
+}
+
+export interface KfSyncMsgRequest {
+  open_kfid: string;
+  cursor?: string;
+  /** From the kf_msg_or_event callback, valid 10 minutes; without it a strict rate limit applies. */
+  token?: string;
+  limit?: number;
+  voice_format?: 0 | 1;
+}
+
+export interface KfMessage {
+  /** Always a string. */
+  msgid: string;
+  open_kfid?: string;
+  external_userid?: string;
+  send_time: number;
+  /** 3 customer, 4 system event, 5 servicer from the WeCom client. */
+  origin: number;
+  servicer_userid?: string;
+  msgtype: string;
+  [content: string]: unknown;
+}
+
+export interface KfSyncMsgResponse extends WecomBaseResponse {
+  next_cursor: string;
+  has_more: 0 | 1;
+  msg_list: KfMessage[];
+}
+
+interface KfSendBase {
+  /** The customer's external_userid. */
+  touser: string;
+  open_kfid: string;
+  /** ≤ 32 bytes of [0-9a-zA-Z_-]; unique per account, so a repeat is a no-op. Derived from idempotencyKey when absent. */
+  msgid?: string;
+}
+
+export type KfSendMsgRequest =
+  | (KfSendBase & { msgtype: 'text'; text: { content: string } })
+  | (KfSendBase & { msgtype: 'image' | 'voice' | 'video' | 'file'; [media: string]: unknown })
+  | (KfSendBase & { msgtype: 'link' | 'msgmenu' | 'location' | 'miniprogram'; [content: string]: unknown });
+
+export interface KfSendMsgResponse extends WecomBaseResponse {
+  msgid: string;
+}
+
+// ---------------------------------------------------------------- directory (92114, 90196)
+
+export interface ExternalContactResponse extends WecomBaseResponse {
+  external_contact: {
+    external_userid: string;
+    name: string;
+    type: 1 | 2;
+    avatar?: string;
+    gender?: 0 | 1 | 2;
+    unionid?: string;
+    position?: string;
+    corp_name?: string;
+    corp_full_name?: string;
+    external_profile?: Record<string, unknown>;
+  };
+  follow_user: {
+    userid: string;
+    remark?: string;
+    description?: string;
+    createtime: number;
+    tags?: { group_name: string; tag_name: string; tag_id?: string; type: 1 | 2 | 3 }[];
+    remark_corp_name?: string;
+    remark_mobiles?: string[];
+    oper_userid?: string;
+    add_way?: number;
+    state?: string;
+  }[];
+  next_cursor?: string;
+}
+
+export interface UserGetResponse extends WecomBaseResponse {
+  userid: string;
+  name: string;
+  department: number[];
+  position?: string;
+  status?: number;
+  main_department?: number;
+  direct_leader?: string[];
+  is_leader_in_dept?: number[];
+  alias?: string;
+  open_userid?: string;
+  [field: string]: unknown;
+}
+
+// ---------------------------------------------------------------- OAuth2 (91023)
+
+export type GetUserInfoResponse =
+  { kind: 'member'; userid: string; user_ticket?: string } | { kind: 'external'; openid: string; external_userid?: string };
+
+// ---------------------------------------------------------------- JS-SDK (90506, 94313)
+
+export interface JsapiSignatureInput {
+  /** The full page URL with its query, without `#…`. */
+  url: string;
+  ticket: string;
+  nonceStr: string;
+  timestamp: number | string;
+}
+
+export interface JsapiConfigSignature {
+  timestamp: number;
+  nonceStr: string;
+  signature: string;
+}
+
+// ---------------------------------------------------------------- media/get (90254)
+
+export interface MediaFile {
+  data: Buffer;
+  contentType: string;
+  /** From Content-Disposition (filename* preferred); undefined when WeCom sent none. */
+  filename: string | undefined;
+}
+
+// ---------------------------------------------------------------- outbound sends
+
+export interface SendOptions {
+  /**
+   * The caller's idempotency key for this send (e.g. the reminder row's id): the evidence record's
+   * sourceRef, so recording the same send twice is a no-op.
+   */
+  idempotencyKey: string;
+}
