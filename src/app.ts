@@ -1,4 +1,6 @@
-import Fastify, { type FastifyInstance } from 'fastify';
+import { existsSync } from 'node:fs';
+import fastifyStatic from '@fastify/static';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from './config/env';
@@ -15,6 +17,8 @@ export interface AppDeps {
   redis: Redis;
   queues: QueueSet;
   logger: Logger;
+  /** Built H5 frontend to serve at /h5/ (skipped when absent). */
+  h5Dir?: string;
   /** Injected in tests that move the clock; defaults to Date.now. */
   now?: () => number;
 }
@@ -49,7 +53,8 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     connectionTimeout: 15_000,
     keepAliveTimeout: 5_000,
     return503OnClosing: true,
-    disableRequestLogging: true,
+    // Each route logs what matters itself; per-request access lines would cost more than the work.
+    logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
   });
   server.server.headersTimeout = 5_000;
@@ -74,6 +79,22 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     const report = await checkHealth(deps);
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
+
+  // The H5 mini-frontend, when built (wecom-h5/dist). Pages and their APIs come with the H5 issue.
+  if (deps.h5Dir && existsSync(deps.h5Dir)) {
+    await server.register(fastifyStatic, {
+      root: deps.h5Dir,
+      prefix: '/h5/',
+      setHeaders: (res) => {
+        res.setHeader('X-Content-Type-Options', 'nosniff');
+        res.setHeader('Referrer-Policy', 'no-referrer');
+        res.setHeader(
+          'Content-Security-Policy',
+          "default-src 'self'; frame-ancestors 'self'; object-src 'none'; base-uri 'self'",
+        );
+      },
+    });
+  }
 
   server.get('/metrics', async (_req, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

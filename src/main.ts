@@ -1,5 +1,7 @@
+import { join } from 'node:path';
 import { buildApp } from './app';
 import { loadConfigOrExit } from './config/env';
+import { projectRoot } from './infra/paths';
 import { createQueues } from './jobs/queues';
 import { createLogger } from './observability/logger';
 import { onShutdown, openConnections } from './runtime';
@@ -9,7 +11,8 @@ async function main(): Promise<void> {
   const logger = createLogger(config.LOG_LEVEL, 'hireledger-api');
   const { pool, redis } = await openConnections(config, 'api', logger);
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const app = await buildApp({ config, pool, redis, queues, logger });
+  const h5Dir = join(projectRoot(), 'wecom-h5', 'dist');
+  const app = await buildApp({ config, pool, redis, queues, logger, h5Dir });
   await app.server.listen({ host: config.HOST, port: config.PORT });
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await app.close();

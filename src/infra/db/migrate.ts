@@ -1,6 +1,7 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { dirname, join } from 'node:path';
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import 'reflect-metadata';
+import { projectRoot } from '../paths';
 import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
 
 /**
@@ -8,15 +9,7 @@ import { DataSource, type MigrationInterface, type QueryRunner } from 'typeorm';
  * name order by TypeORM's migration runner (which records them in the `migrations` table and
  * wraps each in its own transaction). They only go forward: evidence is never migrated down.
  */
-export const MIGRATIONS_DIR = findMigrationsDir(__dirname);
-
-/** migrations/ sits beside package.json, both in the repo (src/…) and in the image (dist/src/…). */
-function findMigrationsDir(from: string): string {
-  for (let dir = from; ; dir = dirname(dir)) {
-    if (existsSync(join(dir, 'package.json')) && existsSync(join(dir, 'migrations'))) return join(dir, 'migrations');
-    if (dirname(dir) === dir) throw new Error(`no migrations/ folder above ${from}`);
-  }
-}
+export const MIGRATIONS_DIR = join(projectRoot(), 'migrations');
 
 const FILE = /^(\d{13})-([a-z0-9-]+)\.sql$/;
 
