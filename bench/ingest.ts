@@ -60,10 +60,19 @@ function send(req: { path: string; body: string }): Promise<number> {
   return new Promise((resolve, reject) => {
     const started = performance.now();
     const r = http.request(
-      { host: '127.0.0.1', port: PORT, method: 'POST', path: req.path, agent, headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(req.body) } },
+      {
+        host: '127.0.0.1',
+        port: PORT,
+        method: 'POST',
+        path: req.path,
+        agent,
+        headers: { 'content-type': 'text/xml', 'content-length': Buffer.byteLength(req.body) },
+      },
       (res) => {
         res.resume();
-        res.on('end', () => (res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`status ${res.statusCode}`))));
+        res.on('end', () =>
+          res.statusCode === 200 ? resolve(performance.now() - started) : reject(new Error(`status ${res.statusCode}`)),
+        );
       },
     );
     r.on('error', reject);
@@ -156,7 +165,9 @@ async function insertBaseline(): Promise<number> {
 async function waitHealthy(): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      http.get({ host: '127.0.0.1', port: PORT, path: '/health' }, (res) => (res.resume(), resolve(res.statusCode === 200))).on('error', () => resolve(false));
+      http
+        .get({ host: '127.0.0.1', port: PORT, path: '/health' }, (res) => (res.resume(), resolve(res.statusCode === 200)))
+        .on('error', () => resolve(false));
     });
     if (ok) return;
     await new Promise((r) => setTimeout(r, 200));
@@ -198,14 +209,18 @@ async function main(): Promise<void> {
     const cpu0 = { api: cpuSeconds(api.pid ?? 0), bench: process.cpuUsage(), pg: postgresCpuSeconds() };
     const cb = await closedLoop(requests);
     const bench = process.cpuUsage(cpu0.bench);
-    console.log(`callbacks (durable before 200): ${cb.perSec.toFixed(0)}/s  p50 ${cb.p50.toFixed(1)} ms  p99 ${cb.p99.toFixed(1)} ms`);
+    console.log(
+      `callbacks (durable before 200): ${cb.perSec.toFixed(0)}/s  p50 ${cb.p50.toFixed(1)} ms  p99 ${cb.p99.toFixed(1)} ms`,
+    );
     console.log(
       `  CPU during the run: api ${(cpuSeconds(api.pid ?? 0) - cpu0.api).toFixed(1)} s, load generator ${((bench.user + bench.system) / 1e6).toFixed(1)} s, ` +
         `postgres ${(postgresCpuSeconds() - cpu0.pg).toFixed(1)} s, wall ${(N / cb.perSec).toFixed(1)} s`,
     );
     const pg0 = postgresCpuSeconds();
     const raw = await insertBaseline();
-    console.log(`  CPU during the INSERT baseline: postgres ${(postgresCpuSeconds() - pg0).toFixed(1)} s, wall ${(N / raw).toFixed(1)} s`);
+    console.log(
+      `  CPU during the INSERT baseline: postgres ${(postgresCpuSeconds() - pg0).toFixed(1)} s, wall ${(N / raw).toFixed(1)} s`,
+    );
     console.log(`raw single-row INSERT via pg:   ${raw.toFixed(0)}/s (same concurrency, autocommit)`);
     console.log(`ratio callbacks/INSERT:         ${(cb.perSec / raw).toFixed(2)}  (goal >= 1.0)`);
     const steady = await openLoop(20_000_000);
