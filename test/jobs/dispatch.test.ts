@@ -45,19 +45,16 @@ describe('stored callbacks reach their handlers through the ledger-fed queue', (
     const queue = app.queues.byName.get(QUEUES.callbacks);
     if (!queue) throw new Error('queue missing');
     const { Queue } = await import('bullmq');
-    const dead = new Redis('redis://127.0.0.1:1', {
-      enableOfflineQueue: false,
-      maxRetriesPerRequest: 0,
-      lazyConnect: true,
-      retryStrategy: () => null,
-    });
-    const deadQueue = new Queue(QUEUES.callbacks, { connection: dead, prefix: app.config.QUEUE_PREFIX });
+    // A queue whose Redis connection has gone away: enqueueing fails, as during an outage.
+    const gone = new Redis(REDIS_URL, { maxRetriesPerRequest: 0, enableOfflineQueue: false });
+    const deadQueue = new Queue(QUEUES.callbacks, { connection: gone, prefix: app.config.QUEUE_PREFIX });
     deadQueue.on('error', () => undefined);
+    await deadQueue.waitUntilReady();
+    await gone.quit();
     await expect(createDispatcher({ pool: app.db.pool, queue: deadQueue, logger }).runOnce()).rejects.toThrow();
     const cursor = await app.db.pool.query(`SELECT last_seq FROM ledger_consumers WHERE name = 'wecom-callbacks'`);
     expect(cursor.rows.map((r) => r.last_seq)).toEqual([]); // rolled back: nothing was skipped
     await deadQueue.close().catch(() => undefined);
-    dead.disconnect();
     expect(await createDispatcher({ pool: app.db.pool, queue, logger }).runOnce()).toBe(1);
   });
 
@@ -70,8 +67,9 @@ describe('stored callbacks reach their handlers through the ledger-fed queue', (
     expect(await post(app, textMessage({ msgId: '8200000000000000001' }))).toBe(200);
     const seen: StoredCallback[] = [];
     const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
+    const eventsConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
     const events = new QueueEvents(QUEUES.callbacks, {
-      connection: new Redis(REDIS_URL, { maxRetriesPerRequest: null }),
+      connection: eventsConnection,
       prefix: app.config.QUEUE_PREFIX,
     });
     await events.waitUntilReady();
@@ -96,6 +94,7 @@ describe('stored callbacks reach their handlers through the ledger-fed queue', (
       await worker.close();
       await events.close();
       connection.disconnect();
+      eventsConnection.disconnect();
     }
   });
 });
