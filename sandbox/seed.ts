@@ -194,7 +194,14 @@ const OFFER_PDF = Buffer.from(
 /** 1x1 transparent PNG. */
 const TINY_PNG = 'iVBORw0KGgoAAAANSUhEUgAAAAEAAAABCAQAAAC1HAwCAAAAC0lEQVR42mNkYAAAAAYAAjCB0C8AAAAASUVORK5CYII=';
 
-function offerContents(candidate: string, position: string, salary: string, startDayTs: number, levelKey: string) {
+/** apply_data.contents for the offer template (also used by the demo and tests to submit offers). */
+export function offerContents(
+  candidate: string,
+  position: string,
+  salary: string,
+  startDayTs: number,
+  levelKey = 'option-1700000000102',
+) {
   return [
     { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: candidate } },
     { control: 'Text', id: OFFER_CONTROLS.position, value: { text: position } },

@@ -14,7 +14,7 @@ import { createLedger, verifyLedger } from '../src/evidence';
 import { migrate } from '../src/infra/db/migrate';
 import { createLogger } from '../src/observability/logger';
 import { createWecomClient } from '../src/wecom/api';
-import { DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../sandbox/seed';
+import { DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_TEMPLATE_ID, offerContents } from '../sandbox/seed';
 import { createSandbox } from '../sandbox/server';
 
 const KEYS = {
@@ -183,23 +183,7 @@ async function main(): Promise<void> {
     creator_userid: 'zhangmin',
     template_id: OFFER_TEMPLATE_ID,
     use_template_approver: 1,
-    apply_data: {
-      contents: [
-        { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: '林晓' } },
-        { control: 'Text', id: OFFER_CONTROLS.position, value: { text: '后端开发工程师' } },
-        { control: 'Money', id: OFFER_CONTROLS.salary, value: { new_money: '26000' } },
-        {
-          control: 'Date',
-          id: OFFER_CONTROLS.startDate,
-          value: { date: { type: 'day', s_timestamp: String(Math.floor(Date.now() / 1000) + 14 * 86400) } },
-        },
-        {
-          control: 'Selector',
-          id: OFFER_CONTROLS.level,
-          value: { selector: { type: 'single', options: [{ key: 'option-1700000000102' }] } },
-        },
-      ],
-    },
+    apply_data: { contents: offerContents('林晓', '后端开发工程师', '26000', Math.floor(Date.now() / 1000) + 14 * 86400) },
     summary_list: [
       { summary_info: [{ text: '候选人：林晓', lang: 'zh_CN' }] },
       { summary_info: [{ text: '岗位：后端开发工程师', lang: 'zh_CN' }] },

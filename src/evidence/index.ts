@@ -10,5 +10,5 @@ export {
   type RecordFields,
   type RecordHeader,
 } from './record';
-export type { AppendResult, EvidenceEntry, StoredRecord } from './types';
+export type { AppendResult, EvidenceEntry } from './types';
 export { verifyLedger, type VerifyReport, type VerifyProblem } from './verify';

@@ -21,19 +21,3 @@ export interface EvidenceEntry {
 
 export type AppendResult =
   { status: 'appended'; seq: number; hash: string; recordedAt: Date } | { status: 'duplicate'; seq: number; hash: string };
-
-export interface StoredRecord {
-  seq: number;
-  hashVersion: number;
-  stream: string;
-  kind: string;
-  occurredAt: Date;
-  recordedAt: Date;
-  actor: string;
-  source: string;
-  sourceRef: string;
-  payload: JsonValue;
-  raw: JsonValue | null;
-  prevHash: string | null;
-  hash: string;
-}

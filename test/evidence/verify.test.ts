@@ -1,7 +1,7 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { contentDigest, createLedger, leafHash, verifyLedger } from '../../src/evidence';
+import { contentDigest, createLedger, leafHash, verifyLedger, type RecordFields } from '../../src/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
@@ -24,6 +24,31 @@ describe('evidence:verify catches tampering', () => {
     } finally {
       client.release();
     }
+  }
+
+  /** A well-formed record (correct digests and hash for its fields) written behind the ledger's back. */
+  async function insertForged(f: RecordFields): Promise<void> {
+    await tamper(
+      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref,
+                                     payload, payload_sha256, raw, raw_sha256, prev_hash, hash)
+       VALUES ($1, 1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+      [
+        f.seq,
+        f.stream,
+        f.kind,
+        f.occurredAt,
+        f.recordedAt,
+        f.actor,
+        f.source,
+        f.sourceRef,
+        f.payload,
+        contentDigest(f.payload),
+        f.raw,
+        f.raw === null ? null : contentDigest(f.raw),
+        f.prevHash,
+        leafHash(f),
+      ],
+    );
   }
 
   async function row(seq: number) {
@@ -133,23 +158,7 @@ describe('evidence:verify catches tampering', () => {
       raw: null,
       prevHash: prev.hash,
     };
-    await tamper(
-      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, raw, prev_hash, hash)
-       VALUES (5, 1, $1, $2, $3, $4, $5, $6, $7, $8, $11, NULL, $9, $10)`,
-      [
-        forged.stream,
-        forged.kind,
-        forged.occurredAt,
-        forged.recordedAt,
-        forged.actor,
-        forged.source,
-        forged.sourceRef,
-        forged.payload,
-        forged.prevHash,
-        leafHash(forged),
-        contentDigest(forged.payload),
-      ],
-    );
+    await insertForged(forged);
     // The forged record itself is consistent; the original that used to be seq 5 now sits at 6
     // and still links to seq 3, not to the forged record, so the verifier stops there.
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'chain_broken', seq: 6 });
@@ -170,23 +179,7 @@ describe('evidence:verify catches tampering', () => {
       raw: null,
       prevHash: head.hash,
     };
-    await tamper(
-      `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, raw, prev_hash, hash)
-       VALUES (11, 1, $1, $2, $3, $4, $5, $6, $7, $8, $11, NULL, $9, $10)`,
-      [
-        forged.stream,
-        forged.kind,
-        forged.occurredAt,
-        forged.recordedAt,
-        forged.actor,
-        forged.source,
-        forged.sourceRef,
-        forged.payload,
-        forged.prevHash,
-        leafHash(forged),
-        contentDigest(forged.payload),
-      ],
-    );
+    await insertForged(forged);
     expect((await verifyLedger(db.pool)).firstProblem).toMatchObject({ kind: 'counter_mismatch' });
   });
 

@@ -1,6 +1,6 @@
 import { Redis } from 'ioredis';
 import { createSandbox, type Sandbox } from '../../sandbox/server';
-import { DEMO_AGENT_ID, OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../../sandbox/seed';
+import { DEMO_AGENT_ID, OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
 import { createLogger } from '../../src/observability/logger';
 import { createWecomClient } from '../../src/wecom/api';
 import { startApp, type RunningApp } from '../support/app';
@@ -65,19 +65,7 @@ describe('sandbox → app callbacks', () => {
         creator_userid: 'zhangmin',
         template_id: OFFER_TEMPLATE_ID,
         use_template_approver: 1,
-        apply_data: {
-          contents: [
-            { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: '陈晨' } },
-            { control: 'Text', id: OFFER_CONTROLS.position, value: { text: '前端开发工程师' } },
-            { control: 'Money', id: OFFER_CONTROLS.salary, value: { new_money: '25000' } },
-            { control: 'Date', id: OFFER_CONTROLS.startDate, value: { date: { type: 'day', s_timestamp: '1798732800' } } },
-            {
-              control: 'Selector',
-              id: OFFER_CONTROLS.level,
-              value: { selector: { type: 'single', options: [{ key: 'option-1700000000102' }] } },
-            },
-          ],
-        },
+        apply_data: { contents: offerContents('陈晨', '前端开发工程师', '25000', 1798732800) },
       } as Parameters<typeof wecom.oa.applyEvent>[0]);
       await sandbox.idle();
       const detail = await wecom.oa.getApprovalDetail(spNo);

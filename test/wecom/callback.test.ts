@@ -1,20 +1,8 @@
-import vectors from '../fixtures/wecom-vectors.json';
 import { startApp, type RunningApp } from '../support/app';
+import { vector } from '../support/vectors';
 import { approvalChange, signedCallback, textMessage } from '../support/wecom';
 
-interface Vector {
-  name: string;
-  token: string;
-  encodingAESKey: string;
-  receiveId: string;
-  msg_signature: string;
-  timestamp: string;
-  nonce: string;
-  echostr_urlencoded?: string;
-  post_body?: string;
-  expected_plaintext: string;
-}
-const byName = (n: string) => (vectors as unknown as Vector[]).find((v) => v.name === n) as Vector;
+const byName = vector;
 
 async function post(app: RunningApp, query: string, body: string, contentType = 'text/xml') {
   const res = await fetch(`${app.url}/wecom/callback?${query}`, {

@@ -1,24 +1,9 @@
 import { decrypt as officialDecrypt, encrypt as officialEncrypt } from '@wecom/crypto';
 import { createCipheriv } from 'node:crypto';
-import vectors from '../fixtures/wecom-vectors.json';
+import { VECTORS } from '../support/vectors';
 import { CryptoError, aesKeyOf, decryptMessage, signatureOf, verifySignature } from '../../src/wecom/crypto';
 
-interface Vector {
-  name: string;
-  kind: string;
-  token: string;
-  encodingAESKey: string;
-  receiveId: string;
-  msg_signature: string;
-  timestamp: string;
-  nonce: string;
-  echostr?: string;
-  encrypt?: string;
-  expected_plaintext: string;
-  expected_error?: number;
-}
-
-const all = vectors as unknown as Vector[];
+const all = VECTORS;
 const positive = all.filter((v) => v.kind !== 'negative');
 
 describe('WeCom callback crypto against the official vectors', () => {
