@@ -5,20 +5,10 @@
  */
 import type { Sandbox } from '../../sandbox/server';
 import { approvalChangeXml, externalContactXml, kfMsgOrEventXml, textMessageXml } from '../../sandbox/callbacks';
-import { OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../../sandbox/seed';
+import { OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
 import { Client, fixture, jsonFixture, shapeMismatches, startSandbox, xmlStructure } from './helpers';
 
-const offerContents = [
-  { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: '陈晨' } },
-  { control: 'Text', id: OFFER_CONTROLS.position, value: { text: '前端开发工程师' } },
-  { control: 'Money', id: OFFER_CONTROLS.salary, value: { new_money: '25000' } },
-  { control: 'Date', id: OFFER_CONTROLS.startDate, value: { date: { type: 'day', s_timestamp: '1767196800' } } },
-  {
-    control: 'Selector',
-    id: OFFER_CONTROLS.level,
-    value: { selector: { type: 'single', options: [{ key: 'option-1700000000102' }] } },
-  },
-];
+const offerApplyContents = offerContents('陈晨', '前端开发工程师', '25000', 1767196800);
 
 describe('sandbox contract (shapes match WeCom samples)', () => {
   let sb: Sandbox;
@@ -83,7 +73,7 @@ describe('sandbox contract (shapes match WeCom samples)', () => {
           { type: 2, userid: ['zhaolei'] },
         ],
       },
-      apply_data: { contents: offerContents },
+      apply_data: { contents: offerApplyContents },
     });
     expect(shapeMismatches(apply, jsonFixture('applyevent.json'))).toEqual([]);
     expect(apply['sp_no']).toMatch(/^\d{12}$/);

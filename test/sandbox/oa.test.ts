@@ -1,20 +1,10 @@
 /** Approvals: applyevent validation, detail, admin approve/reject with sys_approval_change, getapprovalinfo. */
 import { decrypt } from '@wecom/crypto';
 import type { Sandbox } from '../../sandbox/server';
-import { OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../../sandbox/seed';
+import { OFFER_CONTROLS, OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
 import { Client, envelopeEncrypt, KEYS, startReceiver, startSandbox, type Json, type Receiver } from './helpers';
 
-const contents = [
-  { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: '陈晨' } },
-  { control: 'Text', id: OFFER_CONTROLS.position, value: { text: '前端开发工程师' } },
-  { control: 'Money', id: OFFER_CONTROLS.salary, value: { new_money: '25000' } },
-  { control: 'Date', id: OFFER_CONTROLS.startDate, value: { date: { type: 'day', s_timestamp: '1767196800' } } },
-  {
-    control: 'Selector',
-    id: OFFER_CONTROLS.level,
-    value: { selector: { type: 'single', options: [{ key: 'option-1700000000102' }] } },
-  },
-];
+const contents = offerContents('陈晨', '前端开发工程师', '25000', 1767196800);
 
 const apply = (extra: Json = {}): Json => ({
   creator_userid: 'zhangmin',

@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import type { Sandbox } from '../../sandbox/server';
-import { OFFER_CONTROLS } from '../../sandbox/seed';
+import { OFFER_CONTROLS, offerContents } from '../../sandbox/seed';
 import { createLogger } from '../../src/observability/logger';
 import {
   createWecomClient,
@@ -24,17 +24,7 @@ import {
   uniquePrefix,
 } from './support/harness';
 
-const contents: ApplyContent[] = [
-  { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: '陈晨' } },
-  { control: 'Text', id: OFFER_CONTROLS.position, value: { text: '前端开发工程师' } },
-  { control: 'Money', id: OFFER_CONTROLS.salary, value: { new_money: '25000' } },
-  { control: 'Date', id: OFFER_CONTROLS.startDate, value: { date: { type: 'day', s_timestamp: '1767196800' } } },
-  {
-    control: 'Selector',
-    id: OFFER_CONTROLS.level,
-    value: { selector: { type: 'single', options: [{ key: 'option-1700000000102' }] } },
-  },
-];
+const contents: ApplyContent[] = offerContents('陈晨', '前端开发工程师', '25000', 1767196800);
 
 describe('WeCom API endpoints against the sandbox', () => {
   const prefix = uniquePrefix('endpoints');
