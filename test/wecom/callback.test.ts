@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { startApp, type RunningApp } from '../support/app';
 import { vector } from '../support/vectors';
 import { approvalChange, signedCallback, textMessage } from '../support/wecom';
@@ -330,5 +331,47 @@ describe('POST /wecom/callback with live timestamps', () => {
     expect(await count(app)).toBe(0);
     const { rows } = await app.db.pool.query('SELECT last_seq FROM evidence_counter');
     expect(rows[0].last_seq).toBe('0');
+  });
+});
+
+describe('HTTP-level hostile input', () => {
+  let app: RunningApp;
+  beforeAll(async () => {
+    app = await startApp({ WECOM_ENCODING_AES_KEY_PREVIOUS: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' });
+  });
+  afterAll(() => app.stop());
+
+  function rawRequest(text: string): Promise<string> {
+    const { port } = new URL(app.url);
+    return new Promise((resolve, reject) => {
+      const socket = connect(Number(port), '127.0.0.1', () => socket.end(text));
+      let out = '';
+      socket.on('data', (d) => (out += d.toString()));
+      socket.on('close', () => resolve(out));
+      socket.on('error', reject);
+    });
+  }
+
+  test('Content-Length together with Transfer-Encoding (request smuggling) is refused by the HTTP parser (B14)', async () => {
+    const body = '<xml/>';
+    const res = await rawRequest(
+      `POST /wecom/callback?msg_signature=a&timestamp=1&nonce=1 HTTP/1.1\r\nHost: x\r\nContent-Type: text/xml\r\n` +
+        `Content-Length: ${body.length}\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n`,
+    );
+    expect(res).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  test('CR/LF injected into a header value is refused (B14)', async () => {
+    const res = await rawRequest(`GET /health HTTP/1.1\r\nHost: x\r\nX-A: a\rb\r\n\r\n`);
+    expect(res).toMatch(/^HTTP\/1\.1 400/);
+  });
+
+  test('a callback encrypted with the previous EncodingAESKey is accepted during rotation (B12)', async () => {
+    const cb = signedCallback(
+      { ...app.keys, encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' },
+      textMessage({ msgId: '7300000000000000001' }),
+    );
+    expect((await post(app, cb.query, cb.body)).status).toBe(200);
+    expect(await count(app)).toBe(1);
   });
 });
