@@ -56,8 +56,10 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     // Each route logs what matters itself; per-request access lines would cost more than the work.
     logController: new LogController({ disableRequestLogging: true }),
     trustProxy: false,
+    // Node checks these timeouts every connectionsCheckingInterval (30 s by default), which would
+    // let a slow-loris client hold a socket for half a minute.
+    http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },
   });
-  server.server.headersTimeout = 5_000;
 
   await server.register(async (scope) =>
     callbackRoutes(scope, {
