@@ -28,7 +28,12 @@ function sample(sig: string): number {
 const a: number[] = [];
 const b: number[] = [];
 const c: number[] = [];
-for (let i = 0; i < 20_000; i++) (sample(allWrong), sample(prefixRight), sample(control)); // warm-up
+for (let i = 0; i < 20_000; i++) {
+  // warm-up
+  sample(allWrong);
+  sample(prefixRight);
+  sample(control);
+}
 const order: [string, number[]][] = [
   [allWrong, a],
   [prefixRight, b],
