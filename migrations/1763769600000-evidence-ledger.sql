@@ -42,8 +42,11 @@ COMMENT ON COLUMN evidence_records.payload_sha256 IS 'SHA-256 of the RFC 8785 en
 -- The single source of seq. Locking this row serialises appends across all processes, which is
 -- what makes seq gapless and commit order equal seq order (the dispatcher relies on that).
 CREATE TABLE evidence_counter (
-    id       smallint PRIMARY KEY CHECK (id = 1),
-    last_seq bigint   NOT NULL CHECK (last_seq >= 0)
+    id               smallint    PRIMARY KEY CHECK (id = 1),
+    last_seq         bigint      NOT NULL CHECK (last_seq >= 0),
+    -- recorded_at of the newest record: the next one is never earlier, even if the database
+    -- clock steps back, so recorded_at never decreases along seq.
+    last_recorded_at timestamptz NOT NULL DEFAULT 'epoch'
 );
 INSERT INTO evidence_counter (id, last_seq) VALUES (1, 0);
 

@@ -164,7 +164,9 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
   // BEGIN and the lock in one message (simple protocol, no parameters). The lookup is sent right
   // behind it; PostgreSQL runs it only once the lock is held, with a snapshot taken then.
   const lockQuery = client.query(
-    'BEGIN; SELECT last_seq, clock_timestamp() AS now FROM evidence_counter WHERE id = 1 FOR UPDATE',
+    // The clock is read by a statement of its own, which runs only once the lock is held, so
+    // recorded_at is the moment of appending, not the moment this batch began to wait.
+    'BEGIN; SELECT last_seq, last_recorded_at FROM evidence_counter WHERE id = 1 FOR UPDATE; SELECT clock_timestamp() AS now',
   );
   const knownQuery = client.query<KnownRow>({
     // LATERAL keeps this an index probe per entry. Planned per call on purpose: a cached generic
@@ -181,13 +183,17 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
   });
   // Both are awaited together so that a failure of either is seen (and none goes unhandled).
   const [lock, known] = await Promise.all([
-    lockQuery as unknown as Promise<[QueryResult, QueryResult<{ last_seq: string; now: Date }>]>,
+    lockQuery as unknown as Promise<
+      [QueryResult, QueryResult<{ last_seq: string; last_recorded_at: Date }>, QueryResult<{ now: Date }>]
+    >,
     knownQuery,
   ]);
   const counter = lock[1].rows[0];
   if (!counter) throw new Error('evidence_counter is missing its row: run npm run db:migrate');
   let seq = Number(counter.last_seq);
-  const recordedAt = counter.now;
+  const clock = lock[2].rows[0]?.now ?? new Date();
+  // Never earlier than the newest record, whatever the clock did (NTP step, failover to a replica).
+  const recordedAt = clock.getTime() >= counter.last_recorded_at.getTime() ? clock : counter.last_recorded_at;
 
   const existing = new Map<string, { seq: number; hash: string }>();
   const heads = new Map<string, string>();
@@ -249,7 +255,7 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
        ON CONFLICT (source, source_ref) DO UPDATE
          SET deliveries = evidence_redeliveries.deliveries + EXCLUDED.deliveries - 1, last_seen_at = EXCLUDED.last_seen_at
      )
-     UPDATE evidence_counter SET last_seq = $6 WHERE id = 1`,
+     UPDATE evidence_counter SET last_seq = $6, last_recorded_at = $2 WHERE id = 1`,
     values: [
       HASH_VERSION,
       recordedAt,

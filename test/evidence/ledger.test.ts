@@ -63,6 +63,19 @@ describe('evidence ledger', () => {
     expect(rows[0]).toEqual({ payload_sha256: payloadSha, raw_sha256: null, hash: independent });
   });
 
+  test('recorded_at never goes backwards along seq, even if the database clock steps back', async () => {
+    await ledger.append(entry());
+    // As if the clock had been an hour ahead for the previous append and then stepped back.
+    const ahead = new Date(Date.now() + 3600_000);
+    await db.pool.query('UPDATE evidence_counter SET last_recorded_at = $1', [ahead]);
+    const r = await ledger.append(entry());
+    if (r.status !== 'appended') throw new Error('expected an append');
+    expect(r.recordedAt.toISOString()).toBe(ahead.toISOString());
+    const later = await ledger.append(entry());
+    expect(later.status === 'appended' && later.recordedAt.getTime()).toBeGreaterThanOrEqual(ahead.getTime());
+    expect((await verifyLedger(db.pool)).ok).toBe(true);
+  });
+
   test('the same source and source_ref is stored once and the repeat is counted', async () => {
     const first = await ledger.append(entry({ sourceRef: 'same' }));
     const again = await Promise.all([ledger.append(entry({ sourceRef: 'same' })), ledger.append(entry({ sourceRef: 'same' }))]);
