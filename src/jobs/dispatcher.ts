@@ -52,8 +52,8 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
         await client.query('ROLLBACK');
         return 0; // another dispatcher holds the cursor
       }
-      const { rows } = await client.query<{ seq: string; source: string; kind: string; stream: string }>(
-        'SELECT seq, source, kind, stream FROM evidence_records WHERE seq > $1 ORDER BY seq LIMIT $2',
+      const { rows } = await client.query<{ seq: string; source: string; kind: string; stream: string; hash: string }>(
+        'SELECT seq, source, kind, stream, hash FROM evidence_records WHERE seq > $1 ORDER BY seq LIMIT $2',
         [row.last_seq, pageSize],
       );
       const wanted = rows.filter((r) => r.source === source);
@@ -62,7 +62,9 @@ export function createDispatcher(opts: DispatcherOptions): Dispatcher {
           wanted.map((r) => ({
             name: r.kind,
             data: { v: 1, seq: Number(r.seq), kind: r.kind, stream: r.stream },
-            opts: { jobId: `${consumer}-${r.seq}` },
+            // seq and the record's hash: a job id left in Redis by another database (a restored
+            // backup, a wiped test database, a shared Redis) can never swallow this record's job.
+            opts: { jobId: `${consumer}-${r.seq}-${r.hash.slice(0, 32)}` },
           })),
         );
       }

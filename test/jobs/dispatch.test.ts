@@ -40,6 +40,22 @@ describe('stored callbacks reach their handlers through the ledger-fed queue', (
     expect(rows[0].last_seq).toBe('5');
   });
 
+  test("a job id left in Redis by another database never swallows this ledger's job (restore, reused Redis)", async () => {
+    const queue = app.queues.byName.get(QUEUES.callbacks);
+    if (!queue) throw new Error('queue missing');
+    const other = await startApp({ QUEUE_PREFIX: app.config.QUEUE_PREFIX });
+    try {
+      for (const a of [app, other]) expect(await post(a, textMessage({ msgId: '8300000000000000001' }))).toBe(200);
+      expect(await createDispatcher({ pool: app.db.pool, queue, logger }).runOnce()).toBe(1);
+      expect(await createDispatcher({ pool: other.db.pool, queue, logger }).runOnce()).toBe(1);
+      const jobs = await queue.getJobs(['waiting']);
+      expect(jobs).toHaveLength(2);
+      expect(jobs.map((j: Job) => j.data.seq)).toEqual([1, 1]);
+    } finally {
+      await other.stop();
+    }
+  });
+
   test('callbacks stored while Redis is unreachable are dispatched once it answers (ledger as outbox, F7)', async () => {
     expect(await post(app, textMessage({ msgId: '8100000000000000001' }))).toBe(200);
     const queue = app.queues.byName.get(QUEUES.callbacks);
