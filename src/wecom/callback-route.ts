@@ -82,6 +82,7 @@ export class CallbackRejected extends Error {
 }
 
 const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+const ACCEPTED_TYPES = /^\s*(?:text\/xml|application\/xml|application\/json|text\/plain)\s*(?:;|$)/i;
 
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
   const { settings, ledger, metrics } = deps;
@@ -90,18 +91,21 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
   if (settings.previousEncodingAesKey) keys.push(aesKeyOf(settings.previousEncodingAesKey));
 
   // The body is kept as the exact received text: it is evidence, and the signature covers it.
+  // WeCom sends text/xml; a missing Content-Type is read as XML too (losing a real callback to a
+  // header quirk would be worse), while any other declared type is refused before parsing.
   app.removeAllContentTypeParsers();
-  app.addContentTypeParser(
-    ['text/xml', 'application/xml', 'application/json', 'text/plain'],
-    { parseAs: 'buffer', bodyLimit: settings.bodyLimitBytes },
-    (_req, body, done) => {
-      try {
-        done(null, strictUtf8.decode(body as Buffer));
-      } catch {
-        done(new CallbackRejected('body_not_utf8', 'body is not valid UTF-8'), undefined);
-      }
-    },
-  );
+  app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.bodyLimitBytes }, (req, body, done) => {
+    const declared = req.headers['content-type'];
+    if (declared !== undefined && !ACCEPTED_TYPES.test(declared)) {
+      done(new CallbackRejected('unsupported_media_type', `Content-Type ${declared.slice(0, 80)} is not accepted`), undefined);
+      return;
+    }
+    try {
+      done(null, strictUtf8.decode(body as Buffer));
+    } catch {
+      done(new CallbackRejected('body_not_utf8', 'body is not valid UTF-8'), undefined);
+    }
+  });
 
   app.setErrorHandler((err: FastifyError | CallbackRejected, req, reply) => {
     const reason = reasonOf(err);

@@ -299,6 +299,26 @@ describe('POST /wecom/callback with live timestamps', () => {
     expect(await count(app)).toBe(1);
   });
 
+  test('a callback without a Content-Type header is read as XML; one with charset=utf-8 too', async () => {
+    const a = signedCallback(app.keys, textMessage({ msgId: '7000000000000000011' }));
+    const res = await fetch(`${app.url}/wecom/callback?${a.query}`, { method: 'POST', body: Buffer.from(a.body) });
+    expect(res.status).toBe(200);
+    const b = signedCallback(app.keys, textMessage({ msgId: '7000000000000000012' }));
+    expect((await post(app, b.query, b.body, 'text/xml; charset=utf-8')).status).toBe(200);
+    expect(await count(app)).toBe(2);
+  });
+
+  test.each(['multipart/form-data; boundary=x', 'application/octet-stream', 'text/xmlx'])(
+    'Content-Type %s is refused with 415 before parsing',
+    async (type) => {
+      const cb = signedCallback(app.keys, textMessage({ msgId: '7000000000000000013' }));
+      const res = await post(app, cb.query, cb.body, type);
+      expect(res.status).toBe(415);
+      expect(JSON.parse(res.text).error).toBe('unsupported_media_type');
+      expect(await count(app)).toBe(0);
+    },
+  );
+
   test('undecryptable payloads (bad base64, wrong length, wrong key) are one uniform 400', async () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const { signatureOf } = await import('../../src/wecom/crypto');
