@@ -21,7 +21,14 @@ import {
   type CallbackDispatcher,
   type ExternalContactChangeType,
 } from './callbacks';
-import { nineteenDigitId, type CallbackRecord, type KfStoredMessage, type SandboxState } from './state';
+import {
+  kfCustomerText,
+  kfEnterSession,
+  nineteenDigitId,
+  type CallbackRecord,
+  type KfStoredMessage,
+  type SandboxState,
+} from './state';
 
 export interface SandboxContext {
   state: SandboxState;
@@ -153,36 +160,26 @@ export function kfInbound(ctx: SandboxContext, input: KfInbound): Fired<{ msgid:
   const send_time = state.nowSec();
   let msg: KfStoredMessage['msg'];
   if (input.event === 'enter_session') {
-    msg = {
-      msgid: nineteenDigitId(),
-      send_time,
-      origin: 4,
-      msgtype: 'event',
-      event: {
-        event_type: 'enter_session',
-        scene: 'wechat_channels',
-        open_kfid,
-        external_userid: input.external_userid,
-        scene_param: input.scene_param ?? '',
-        welcome_code: randomBytes(18).toString('base64url'),
-      },
-    };
+    msg = kfEnterSession(open_kfid, input.external_userid, input.scene_param ?? '', send_time);
   } else {
     if (!input.content) throw new AdminError(400, 'content 必填（或传 event: "enter_session"）');
     const origin = input.origin ?? 3;
     if (origin === 5 && !(input.servicer_userid && state.member(input.servicer_userid))) {
       throw new AdminError(400, 'origin 5（接待人员发送）需要有效的 servicer_userid');
     }
-    msg = {
-      msgid: origin === 3 ? `from_msgid_${nineteenDigitId()}` : nineteenDigitId(),
-      open_kfid,
-      external_userid: input.external_userid,
-      send_time,
-      origin,
-      ...(origin === 5 ? { servicer_userid: input.servicer_userid } : {}),
-      msgtype: 'text',
-      text: { content: input.content },
-    };
+    msg =
+      origin === 3
+        ? kfCustomerText(open_kfid, input.external_userid, input.content, send_time)
+        : {
+            msgid: nineteenDigitId(),
+            open_kfid,
+            external_userid: input.external_userid,
+            send_time,
+            origin,
+            servicer_userid: input.servicer_userid,
+            msgtype: 'text',
+            text: { content: input.content },
+          };
   }
   state.addKfMessage(open_kfid, msg);
   const token = state.issueKfToken();

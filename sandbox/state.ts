@@ -184,6 +184,47 @@ export function nineteenDigitId(): string {
   return String(randomInt(1, 10)) + Array.from({ length: 18 }, () => String(randomInt(0, 10))).join('');
 }
 
+/** A customer's text in a KF session (origin 3), as kf/sync_msg returns it. */
+export function kfCustomerText(
+  open_kfid: string,
+  external_userid: string,
+  content: string,
+  send_time: number,
+): KfStoredMessage['msg'] {
+  return {
+    msgid: `from_msgid_${nineteenDigitId()}`,
+    open_kfid,
+    external_userid,
+    send_time,
+    origin: 3,
+    msgtype: 'text',
+    text: { content },
+  };
+}
+
+/** The customer entered a KF session through a link (system event, origin 4). */
+export function kfEnterSession(
+  open_kfid: string,
+  external_userid: string,
+  scene_param: string,
+  send_time: number,
+): KfStoredMessage['msg'] {
+  return {
+    msgid: nineteenDigitId(),
+    send_time,
+    origin: 4,
+    msgtype: 'event',
+    event: {
+      event_type: 'enter_session',
+      scene: 'wechat_channels',
+      open_kfid,
+      external_userid,
+      scene_param,
+      welcome_code: urlSafeRandom(24),
+    },
+  };
+}
+
 function urlSafeRandom(bytes: number): string {
   return randomBytes(bytes).toString('base64url');
 }
@@ -559,32 +600,12 @@ export class SandboxState {
     }
     for (const k of seed.kfMessages) {
       const send_time = nowSec - k.ago_seconds;
-      if (k.kind === 'text') {
-        this.addKfMessage(k.open_kfid, {
-          msgid: `from_msgid_${nineteenDigitId()}`,
-          open_kfid: k.open_kfid,
-          external_userid: k.external_userid,
-          send_time,
-          origin: 3,
-          msgtype: 'text',
-          text: { content: k.content },
-        });
-      } else {
-        this.addKfMessage(k.open_kfid, {
-          msgid: nineteenDigitId(),
-          send_time,
-          origin: 4,
-          msgtype: 'event',
-          event: {
-            event_type: 'enter_session',
-            scene: 'wechat_channels',
-            open_kfid: k.open_kfid,
-            external_userid: k.external_userid,
-            scene_param: k.scene_param,
-            welcome_code: urlSafeRandom(24),
-          },
-        });
-      }
+      this.addKfMessage(
+        k.open_kfid,
+        k.kind === 'text'
+          ? kfCustomerText(k.open_kfid, k.external_userid, k.content, send_time)
+          : kfEnterSession(k.open_kfid, k.external_userid, k.scene_param, send_time),
+      );
     }
   }
 }
