@@ -11,7 +11,7 @@ import { getSignature } from '@wecom/crypto';
  * attacker which step failed (no padding oracle).
  */
 
-export type CryptoErrorCode = 'signature_mismatch' | 'decrypt_failed' | 'receiveid_mismatch';
+export type CryptoErrorCode = 'decrypt_failed' | 'receiveid_mismatch';
 
 export class CryptoError extends Error {
   constructor(
