@@ -21,12 +21,16 @@ export class CanonicalError extends Error {
   }
 }
 
+/** Deeper nesting is refused rather than risking the stack on hostile input. */
+export const MAX_DEPTH = 128;
+
 export function canonicalize(value: unknown): string {
-  return encode(value, '$');
+  return encode(value, '$', 0);
 }
 
-function encode(value: unknown, path: string): string {
+function encode(value: unknown, path: string, depth: number): string {
   if (value === null) return 'null';
+  if (depth > MAX_DEPTH) throw new CanonicalError(path, `nesting deeper than ${MAX_DEPTH} levels`);
   switch (typeof value) {
     case 'string':
       if (value.includes('\u0000')) throw new CanonicalError(path, 'strings may not contain U+0000');
@@ -39,7 +43,7 @@ function encode(value: unknown, path: string): string {
         throw new CanonicalError(path, 'only safe integers are allowed; store other numbers as strings');
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v, i) => encode(v, `${path}[${i}]`)).join(',')}]`;
+      if (Array.isArray(value)) return `[${value.map((v, i) => encode(v, `${path}[${i}]`, depth + 1)).join(',')}]`;
       const proto = Object.getPrototypeOf(value) as unknown;
       if (proto !== Object.prototype && proto !== null) throw new CanonicalError(path, 'only plain objects are allowed');
       const obj = value as Record<string, unknown>;
@@ -48,7 +52,7 @@ function encode(value: unknown, path: string): string {
       for (const key of keys) {
         if (obj[key] === undefined) throw new CanonicalError(`${path}.${key}`, 'undefined is not JSON');
         if (key.includes('\u0000')) throw new CanonicalError(path, 'keys may not contain U+0000');
-        parts.push(`${JSON.stringify(key)}:${encode(obj[key], `${path}.${key}`)}`);
+        parts.push(`${JSON.stringify(key)}:${encode(obj[key], `${path}.${key}`, depth + 1)}`);
       }
       return `{${parts.join(',')}}`;
     }

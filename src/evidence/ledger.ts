@@ -1,7 +1,8 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
-import { canonicalize } from './canonical';
+import { canonicalize, type JsonValue } from './canonical';
+import { MerkleFrontier } from './merkle-frontier';
 import { HASH_VERSION, leafHashOfHeader, sha256Hex } from './record';
-import type { AppendResult, EvidenceEntry } from './types';
+import type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
 
 /**
  * The evidence ledger's write side.
@@ -70,17 +71,12 @@ export function createLedger(opts: LedgerOptions): Ledger {
       let open: () => void = () => undefined;
       gate = new Promise<void>((resolve) => (open = resolve));
       const started = performance.now();
-      const run: Promise<void> = commitBatch(opts.pool, batch, open)
-        .then(
-          (results) => batch.forEach((p, i) => p.resolve(results[i] as AppendResult)),
-          (err: unknown) => batch.forEach((p) => p.reject(err)),
-        )
-        .finally(() => {
-          open();
-          opts.onBatch?.(batch.length, performance.now() - started);
-          inflight.delete(run);
-          kick();
-        });
+      const run: Promise<void> = commitIsolated(opts.pool, batch, open).finally(() => {
+        open();
+        opts.onBatch?.(batch.length, performance.now() - started);
+        inflight.delete(run);
+        kick();
+      });
       inflight.add(run);
       kick();
     });
@@ -125,12 +121,43 @@ function prepare(e: EvidenceEntry): Pick<Pending, 'payloadJcs' | 'rawJcs' | 'pay
   if (!(e.occurredAt instanceof Date) || Number.isNaN(e.occurredAt.getTime())) {
     throw new EvidenceInputError('occurredAt must be a valid Date');
   }
+  // The hashed form writes years with four digits (docs/evidence-format.md); PostgreSQL would
+  // also refuse what toISOString writes for years past 9999.
+  const year = e.occurredAt.getUTCFullYear();
+  if (year < 1 || year > 9999) throw new EvidenceInputError('occurredAt must be in the years 0001 to 9999');
+  if (e.redelivery) {
+    if (!/^[0-9a-f]{64}$/.test(e.redelivery.digest)) throw new EvidenceInputError('redelivery.digest must be 64 hex digits');
+    if (typeof e.payload !== 'object' || e.payload === null || Array.isArray(e.payload)) {
+      throw new EvidenceInputError('an entry with a redelivery rule needs an object payload (a variant gets variant_of)');
+    }
+  }
   try {
     const payloadJcs = canonicalize(e.payload);
     const rawJcs = canonicalize(e.raw);
     return { payloadJcs, rawJcs, payloadSha256: sha256Hex(payloadJcs), rawSha256: e.raw === null ? null : sha256Hex(rawJcs) };
   } catch (err) {
     throw new EvidenceInputError(`payload/raw are not storable evidence: ${(err as Error).message}`);
+  }
+}
+
+/**
+ * Commits a batch and settles every caller. When PostgreSQL refuses the batch because of one
+ * entry's content, the batch is split and retried, so the bad entry fails alone and every good
+ * entry beside it still commits (one hostile callback must not turn 39 good ones into 503s).
+ */
+async function commitIsolated(pool: Pool, batch: Pending[], sentCommit: () => void): Promise<void> {
+  try {
+    const results = await commitBatch(pool, batch, sentCommit);
+    batch.forEach((p, i) => p.resolve(results[i] as AppendResult));
+  } catch (err) {
+    sentCommit();
+    if (batch.length === 1 || !isDataError(err)) {
+      batch.forEach((p) => p.reject(err));
+      return;
+    }
+    const half = Math.ceil(batch.length / 2);
+    await commitIsolated(pool, batch.slice(0, half), () => undefined);
+    await commitIsolated(pool, batch.slice(half), () => undefined);
   }
 }
 
@@ -156,114 +183,176 @@ async function rollback(client: PoolClient): Promise<boolean> {
   }
 }
 
-type KnownRow = { t: 'dup' | 'head'; k1: string; k2: string | null; seq: string; hash: string };
+type KnownRow = {
+  t: 'dup' | 'head' | 'node' | 'leaf';
+  k1: string;
+  k2: string | null;
+  seq: string;
+  hash: string;
+  payload: JsonValue | null;
+};
+
+interface Stored {
+  seq: number;
+  hash: string;
+  /** The stored payload, or (for a record of this same batch) its JCS, parsed only if needed. */
+  payload: JsonValue | null;
+  jcs?: string;
+}
+
+/** A store failed because of one entry's content (SQLSTATE classes 22 and 23), not the database. */
+function isDataError(err: unknown): boolean {
+  const code = (err as { code?: unknown }).code;
+  return typeof code === 'string' && (code.startsWith('22') || code.startsWith('23'));
+}
+
+/** The keys probed for one entry: its own, its variant key, and the aliases of an older key format. */
+function probesOf(p: Pending): string[] {
+  const r = p.entry.redelivery;
+  if (!r) return [p.entry.sourceRef];
+  return [p.entry.sourceRef, variantRef(p.entry.sourceRef, r.digest), ...(r.aliases ?? [])];
+}
+
+function variantRef(sourceRef: string, digest: string): string {
+  return `${sourceRef}#${digest.slice(0, 16)}`;
+}
 
 async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: () => void): Promise<AppendResult[]> {
   const entries = batch.map((p) => p.entry);
   const streams = [...new Set(entries.map((e) => e.stream))];
+  const probeSources: string[] = [];
+  const probeRefs: string[] = [];
+  for (const p of batch) {
+    for (const ref of probesOf(p)) {
+      probeSources.push(p.entry.source);
+      probeRefs.push(ref);
+    }
+  }
   // BEGIN and the lock in one message (simple protocol, no parameters). The lookup is sent right
   // behind it; PostgreSQL runs it only once the lock is held, with a snapshot taken then.
-  const lockQuery = client.query(
-    // The clock is read by a statement of its own, which runs only once the lock is held, so
-    // recorded_at is the moment of appending, not the moment this batch began to wait.
-    'BEGIN; SELECT last_seq, last_recorded_at FROM evidence_counter WHERE id = 1 FOR UPDATE; SELECT clock_timestamp() AS now',
-  );
+  const lockQuery = client.query('BEGIN; SELECT last_seq, last_recorded_at, now FROM evidence_lock()');
   const knownQuery = client.query<KnownRow>({
-    // LATERAL keeps this an index probe per entry. Planned per call on purpose: a cached generic
-    // plan scanned instead and cost ten times more.
-    text: `SELECT 'dup' AS t, r.source AS k1, r.source_ref AS k2, r.seq, r.hash
+    // LATERAL keeps this an index probe per key. Planned per call on purpose: a cached generic
+    // plan scanned instead and cost ten times more. Payloads come back only for keys already
+    // stored (redeliveries), to tell a redelivery from a distinct event sharing its key. The
+    // last two branches read the Merkle frontier of the current tree, so the new nodes can be
+    // computed without another round trip under the lock.
+    text: `SELECT 'dup' AS t, r.source AS k1, r.source_ref AS k2, r.seq, r.hash, r.payload
              FROM unnest($1::text[], $2::text[]) AS q(source, source_ref)
              CROSS JOIN LATERAL (
-               SELECT e.source, e.source_ref, e.seq, e.hash FROM evidence_records e
+               SELECT e.source, e.source_ref, e.seq, e.hash, e.payload FROM evidence_records e
                 WHERE e.source = q.source AND e.source_ref = q.source_ref
              ) r
            UNION ALL
-           SELECT 'head', h.stream, NULL, h.seq, h.hash FROM evidence_heads h WHERE h.stream = ANY($3::text[])`,
-    values: [entries.map((e) => e.source), entries.map((e) => e.sourceRef), streams],
+           SELECT 'head', h.stream, NULL, h.seq, h.hash, NULL FROM evidence_heads h WHERE h.stream = ANY($3::text[])
+           UNION ALL
+           SELECT 'node', m.level::text, NULL, m.idx, encode(m.hash, 'hex'), NULL
+             FROM evidence_counter c CROSS JOIN generate_series(1, 62) AS l(level)
+             JOIN evidence_merkle_nodes m ON m.level = l.level AND m.idx = (c.last_seq >> l.level) - 1
+            WHERE c.id = 1 AND (c.last_seq >> l.level) & 1 = 1
+           UNION ALL
+           SELECT 'leaf', '0', NULL, e.seq, e.hash, NULL
+             FROM evidence_counter c JOIN evidence_records e ON e.seq = c.last_seq
+            WHERE c.id = 1 AND c.last_seq & 1 = 1`,
+    values: [probeSources, probeRefs, streams],
   });
   // Both are awaited together so that a failure of either is seen (and none goes unhandled).
   const [lock, known] = await Promise.all([
-    lockQuery as unknown as Promise<
-      [QueryResult, QueryResult<{ last_seq: string; last_recorded_at: Date }>, QueryResult<{ now: Date }>]
-    >,
+    lockQuery as unknown as Promise<[QueryResult, QueryResult<{ last_seq: string; last_recorded_at: Date; now: Date }>]>,
     knownQuery,
   ]);
   const counter = lock[1].rows[0];
-  if (!counter) throw new Error('evidence_counter is missing its row: run npm run db:migrate');
-  let seq = Number(counter.last_seq);
-  const clock = lock[2].rows[0]?.now ?? new Date();
-  // Never earlier than the newest record, whatever the clock did (NTP step, failover to a replica).
-  const recordedAt = clock.getTime() >= counter.last_recorded_at.getTime() ? clock : counter.last_recorded_at;
+  if (!counter) throw new Error('evidence_lock() returned nothing: run npm run db:migrate');
+  const firstSeq = Number(counter.last_seq) + 1;
+  let seq = firstSeq - 1;
+  const recordedAt = counter.now;
 
-  const existing = new Map<string, { seq: number; hash: string }>();
+  const existing = new Map<string, Stored>();
   const heads = new Map<string, string>();
+  const frontier: { level: number; idx: number; hash: Buffer }[] = [];
   for (const r of known.rows) {
-    if (r.t === 'dup') existing.set(refKey(r.k1, r.k2 ?? ''), { seq: Number(r.seq), hash: r.hash });
-    else heads.set(r.k1, r.hash);
+    if (r.t === 'dup') existing.set(refKey(r.k1, r.k2 ?? ''), { seq: Number(r.seq), hash: r.hash, payload: r.payload });
+    else if (r.t === 'head') heads.set(r.k1, r.hash);
+    else frontier.push({ level: Number(r.k1), idx: Number(r.seq) - (r.t === 'leaf' ? 1 : 0), hash: Buffer.from(r.hash, 'hex') });
   }
+  const tree = MerkleFrontier.fromNodes(seq, frontier);
 
   const rows: string[] = [];
-  const lastByStream = new Map<string, { stream: string; seq: number; hash: string }>();
-  const duplicates = new Map<string, { source: string; source_ref: string; seq: number; n: number }>();
-  const results: AppendResult[] = batch.map(({ entry: e, payloadJcs, rawJcs, payloadSha256, rawSha256 }) => {
-    const key = refKey(e.source, e.sourceRef);
-    const prior = existing.get(key);
-    if (prior) {
-      const d = duplicates.get(key) ?? { source: e.source, source_ref: e.sourceRef, seq: prior.seq, n: 0 };
-      d.n += 1;
-      duplicates.set(key, d);
-      return { status: 'duplicate', seq: prior.seq, hash: prior.hash };
+  const nodes: string[] = [];
+  const duplicates = new Map<string, { source: string; source_ref: string; n: number }>();
+  const duplicate = (source: string, sourceRef: string, prior: Stored): AppendResult => {
+    const key = refKey(source, sourceRef);
+    const d = duplicates.get(key) ?? { source, source_ref: sourceRef, n: 0 };
+    d.n += 1;
+    duplicates.set(key, d);
+    return { status: 'duplicate', seq: prior.seq, hash: prior.hash };
+  };
+
+  const results: AppendResult[] = batch.map((p) => {
+    const e = p.entry;
+    let { payloadJcs, payloadSha256 } = p;
+    let sourceRef = e.sourceRef;
+    let variantOf: { seq: number; hash: string } | undefined;
+    const rule = e.redelivery;
+    const prior = existing.get(refKey(e.source, e.sourceRef));
+    if (!rule) {
+      if (prior) return duplicate(e.source, e.sourceRef, prior);
+    } else {
+      // DECISIONS 2: the same key and the same parsed fields is a redelivery; the same key with
+      // different fields is a distinct event, stored under its own key and linked to the first.
+      const vRef = variantRef(e.sourceRef, rule.digest);
+      const variant = existing.get(refKey(e.source, vRef));
+      if (variant) return duplicate(e.source, vRef, variant);
+      if (prior && sameEvent(rule, prior)) return duplicate(e.source, e.sourceRef, prior);
+      for (const alias of rule.aliases ?? []) {
+        const old = existing.get(refKey(e.source, alias));
+        if (old && sameEvent(rule, old)) return duplicate(e.source, alias, old);
+      }
+      if (prior) {
+        sourceRef = vRef;
+        variantOf = { seq: prior.seq, hash: prior.hash };
+        const withLink = { ...(e.payload as Record<string, JsonValue>), variant_of: { ...variantOf, source_ref: e.sourceRef } };
+        payloadJcs = canonicalize(withLink);
+        payloadSha256 = sha256Hex(payloadJcs);
+      }
     }
     seq += 1;
     const prevHash = heads.get(e.stream) ?? null;
-    const { payload: _p, raw: _r, ...header } = e;
-    const hash = leafHashOfHeader({ ...header, seq, recordedAt, prevHash, payloadSha256, rawSha256 });
+    const hash = leafHashOfHeader({
+      seq,
+      stream: e.stream,
+      kind: e.kind,
+      occurredAt: e.occurredAt,
+      recordedAt,
+      actor: e.actor,
+      source: e.source,
+      sourceRef,
+      prevHash,
+      payloadSha256,
+      rawSha256: p.rawSha256,
+    });
     heads.set(e.stream, hash);
-    existing.set(key, { seq, hash });
-    lastByStream.set(e.stream, { stream: e.stream, seq, hash });
+    existing.set(refKey(e.source, sourceRef), { seq, hash, payload: null, jcs: payloadJcs });
+    for (const n of tree.push(Buffer.from(hash, 'hex')))
+      nodes.push(`{"level":${n.level},"idx":${n.idx},"hash":"${n.hash.toString('hex')}"}`);
     // One JSON object per row, with payload and raw spliced in as the JSON they already are.
     rows.push(
       `{"seq":${seq},"stream":${JSON.stringify(e.stream)},"kind":${JSON.stringify(e.kind)},` +
         `"occurred_at":"${e.occurredAt.toISOString()}","actor":${JSON.stringify(e.actor)},"source":${JSON.stringify(e.source)},` +
-        `"source_ref":${JSON.stringify(e.sourceRef)},"payload":${payloadJcs},"raw":${rawJcs},` +
-        `"payload_sha256":"${payloadSha256}","raw_sha256":${rawSha256 === null ? 'null' : `"${rawSha256}"`},` +
+        `"source_ref":${JSON.stringify(sourceRef)},"payload":${payloadJcs},"raw":${p.rawJcs},` +
+        `"payload_sha256":"${payloadSha256}","raw_sha256":${p.rawSha256 === null ? 'null' : `"${p.rawSha256}"`},` +
         `"prev_hash":${prevHash === null ? 'null' : `"${prevHash}"`},"hash":"${hash}"}`,
     );
-    return { status: 'appended', seq, hash, recordedAt };
+    return variantOf ? { status: 'appended', seq, hash, recordedAt, variantOf } : { status: 'appended', seq, hash, recordedAt };
   });
 
   // The whole batch travels as one JSON document that PostgreSQL parses once; far cheaper than
-  // one array parameter per column. Prepared once per connection: the plan never depends on values.
+  // one array parameter per column. evidence_append() checks the structure and moves the counter,
+  // heads, Merkle nodes and redelivery counts (the app role may do none of that directly).
   const insert = client.query({
     name: 'evidence-append',
-    text: `WITH ins AS (
-       INSERT INTO evidence_records
-         (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref,
-          payload, raw, payload_sha256, raw_sha256, prev_hash, hash)
-       SELECT q.seq, $1, q.stream, q.kind, q.occurred_at, $2, q.actor, q.source, q.source_ref,
-              q.payload, q.raw, q.payload_sha256, q.raw_sha256, q.prev_hash, q.hash
-         FROM jsonb_to_recordset($3::jsonb) AS q(seq bigint, stream text, kind text, occurred_at timestamptz, actor text,
-              source text, source_ref text, payload jsonb, raw jsonb, payload_sha256 text, raw_sha256 text, prev_hash text, hash text)
-     ), heads AS (
-       INSERT INTO evidence_heads (stream, seq, hash)
-       SELECT h.stream, h.seq, h.hash FROM jsonb_to_recordset($4::jsonb) AS h(stream text, seq bigint, hash text)
-       ON CONFLICT (stream) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash
-     ), redeliveries AS (
-       INSERT INTO evidence_redeliveries (source, source_ref, seq, deliveries, last_seen_at)
-       SELECT d.source, d.source_ref, d.seq, d.n + 1, $2
-         FROM jsonb_to_recordset($5::jsonb) AS d(source text, source_ref text, seq bigint, n int)
-       ON CONFLICT (source, source_ref) DO UPDATE
-         SET deliveries = evidence_redeliveries.deliveries + EXCLUDED.deliveries - 1, last_seen_at = EXCLUDED.last_seen_at
-     )
-     UPDATE evidence_counter SET last_seq = $6, last_recorded_at = $2 WHERE id = 1`,
-    values: [
-      HASH_VERSION,
-      recordedAt,
-      `[${rows.join(',')}]`,
-      JSON.stringify([...lastByStream.values()]),
-      JSON.stringify([...duplicates.values()]),
-      seq,
-    ],
+    text: 'SELECT evidence_append($1, $2, $3::jsonb, $4::jsonb, $5::jsonb) AS last_seq',
+    values: [HASH_VERSION, recordedAt, `[${rows.join(',')}]`, `[${nodes.join(',')}]`, JSON.stringify([...duplicates.values()])],
   });
   const commit = client.query('COMMIT');
   sentCommit();
@@ -272,6 +361,15 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
   // above, this is the belt to those braces.
   if (committed.command !== 'COMMIT') throw new Error(`evidence batch not committed (${committed.command})`);
   return results;
+}
+
+function sameEvent(rule: RedeliveryRule, stored: Stored): boolean {
+  try {
+    const payload = stored.jcs !== undefined ? (JSON.parse(stored.jcs) as JsonValue) : stored.payload;
+    return payload !== null && rule.digestOf(payload) === rule.digest;
+  } catch {
+    return false;
+  }
 }
 
 function refKey(source: string, sourceRef: string): string {

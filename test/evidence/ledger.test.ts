@@ -123,7 +123,7 @@ describe('evidence ledger', () => {
     await expect(
       db.pool.query(
         `INSERT INTO evidence_records (seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, payload_sha256, prev_hash, hash)
-         VALUES (99, 1, 'x', 'k', now(), now(), 'a', 'test', 'fork', '{}', $2, $1, $2)`,
+         VALUES (99, 1, 'x', 'k', date_trunc('milliseconds', now()), date_trunc('milliseconds', now()), 'a', 'test', 'fork', '{}', $2, $1, $2)`,
         [first.hash, 'f'.repeat(64)],
       ),
     ).rejects.toThrow(/evidence_records_no_fork/);
