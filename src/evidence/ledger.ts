@@ -85,7 +85,12 @@ export function createLedger(opts: LedgerOptions): Ledger {
   return {
     append(entry) {
       if (closed) return Promise.reject(new Error('ledger is closed'));
-      const prepared = prepare(entry);
+      let prepared: ReturnType<typeof prepare>;
+      try {
+        prepared = prepare(entry);
+      } catch (err) {
+        return Promise.reject(err as Error);
+      }
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ entry, ...prepared, resolve, reject });
         kick();

@@ -44,6 +44,14 @@ export class MerkleFrontier {
     return this.count;
   }
 
+  /** RFC 9162 root of the tree so far (SHA-256 of nothing for the empty tree). */
+  root(): Buffer {
+    if (this.stack.length === 0) return createHash('sha256').digest();
+    let acc = (this.stack.at(-1) as MerkleNode).hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = merkleNodeHash((this.stack[i] as MerkleNode).hash, acc);
+    return acc;
+  }
+
   /** Adds the next leaf; returns the perfect subtrees of level >= 1 it completes, lowest first. */
   push(leaf: Buffer): MerkleNode[] {
     const completed: MerkleNode[] = [];

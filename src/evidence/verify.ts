@@ -1,16 +1,23 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import type { JsonValue } from './canonical';
+import { MerkleFrontier, type MerkleNode } from './merkle-frontier';
 import { HASH_VERSION, contentDigest, leafHashOfHeader } from './record';
+import { StoredJsonError, parseStoredJson } from './stored-json';
 
 /**
- * Re-walks every chain from the first record and reports the first problem found.
+ * Re-walks the whole ledger in one consistent snapshot and reports the first problem found.
  *
- * What it catches without outside help: a changed field (hash mismatch), a deleted or inserted
- * record (seq gap or duplicate, broken prev_hash link), reordering (links no longer match), a
- * record whose hash was recomputed after an edit (its successor's prev_hash no longer matches),
- * a tail cut off the ledger or a stream (counter / heads disagree with the chains).
- * What it cannot catch alone: a rewrite of the tail with every hash, the heads and the counter
- * recomputed consistently. That needs an externally anchored signed checkpoint (roadmap).
+ * Without outside help it catches: a changed field (hash mismatch), changed content (content
+ * mismatch), a deleted or inserted record (seq gap, broken link), reordering, a record re-hashed
+ * after an edit (its successor's link no longer matches), a tail cut off a stream or the ledger
+ * (counter and heads disagree), and stored Merkle nodes that disagree with the records.
+ * What it cannot catch alone is a rewrite made consistent everywhere in the database: the tail
+ * re-hashed, heads, counter and Merkle nodes recomputed. For that, pass checkpoints signed and
+ * witnessed outside the database: the tree of the first N records must still have each one's root.
+ *
+ * It compares exactly what the hash covers: timestamps are read to the microsecond (a stored
+ * value finer than the millisecond in the hash is a mismatch), JSON is read losslessly (a stored
+ * `1000002.0` or an integer beyond 2^53 is reported, not rounded).
  */
 
 export type ProblemKind =
@@ -20,13 +27,30 @@ export type ProblemKind =
   | 'seq_gap'
   | 'unsupported_version'
   | 'counter_mismatch'
-  | 'head_mismatch';
+  | 'head_mismatch'
+  | 'merkle_mismatch'
+  | 'checkpoint_mismatch';
 
 export interface VerifyProblem {
   kind: ProblemKind;
   seq: number | null;
   stream: string | null;
   detail: string;
+}
+
+/** A tree head to check the records against: from a signed checkpoint (already verified). */
+export interface TreeHead {
+  size: number;
+  rootHash: Buffer;
+  /** Where it came from, for the report (a file name, `stored checkpoint 12`). */
+  label: string;
+}
+
+export interface CheckpointResult extends TreeHead {
+  /** True when the tree of the first `size` records has this root. */
+  matches: boolean;
+  /** Why not, when it does not. */
+  detail?: string;
 }
 
 export interface VerifyReport {
@@ -36,7 +60,20 @@ export interface VerifyReport {
   /** Hash of the record with the highest seq (the ledger's head), or null when empty. */
   headHash: string | null;
   lastSeq: number;
+  /** Root of the Merkle tree over every record (hex), recomputed from the records. */
+  rootHash: string;
   firstProblem: VerifyProblem | null;
+  checkpoints: CheckpointResult[];
+  /**
+   * When a checkpoint does not match: the records that hold the rewrite, between the largest
+   * checkpoint the database still matches and the smallest it does not.
+   */
+  rewrite?: { afterSeq: number; throughSeq: number; firstSuspectSeq?: number };
+}
+
+export interface VerifyOptions {
+  pageSize?: number;
+  treeHeads?: TreeHead[];
 }
 
 interface DbRow {
@@ -44,50 +81,88 @@ interface DbRow {
   hash_version: number;
   stream: string;
   kind: string;
-  occurred_at: Date;
-  recorded_at: Date;
+  occurred_at: string;
+  recorded_at: string;
   actor: string;
   source: string;
   source_ref: string;
-  payload: JsonValue;
-  raw: JsonValue | null;
+  payload: string;
+  raw: string | null;
   payload_sha256: string;
   raw_sha256: string | null;
   prev_hash: string | null;
   hash: string;
 }
 
-export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyReport> {
+// Microseconds and the era, so nothing PostgreSQL holds is rounded away before comparing.
+const STAMP = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"BC'`;
+
+/** `2026-11-20T01:02:03.456000ZAD` → the hashed form's Date, or why it cannot be hashed as stored. */
+function hashedTime(stamp: string): Date | string {
+  const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})(\d{3})ZAD$/.exec(stamp);
+  if (!m) return `${stamp.replace(/Z(AD|BC)$/, 'Z $1')} has no four-digit year of the common era`;
+  if (m[8] !== '000') return `${stamp.slice(0, -2)} is finer than the millisecond the hash covers`;
+  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
+}
+
+export async function verifyLedger(pool: Pool, options: number | VerifyOptions = {}): Promise<VerifyReport> {
+  const opts = typeof options === 'number' ? { pageSize: options } : options;
+  const client = await pool.connect();
+  try {
+    // One snapshot for every page, the counter and the heads: appends running meanwhile are
+    // simply not seen, so a live ledger verifies (REPEATABLE READ = snapshot isolation here).
+    await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+    return await walk(client, opts.pageSize ?? 2000, opts.treeHeads ?? []);
+  } finally {
+    await client.query('ROLLBACK').catch(() => undefined);
+    client.release();
+  }
+}
+
+async function walk(client: PoolClient, pageSize: number, treeHeads: TreeHead[]): Promise<VerifyReport> {
   const tips = new Map<string, string>();
   let expectedSeq = 1;
-  let records = 0;
   let headHash: string | null = null;
-  const report = (problem: VerifyProblem): VerifyReport => ({
-    ok: false,
-    records,
-    streams: tips.size,
-    headHash,
-    lastSeq: expectedSeq - 1,
-    firstProblem: problem,
-  });
+  let firstProblem: VerifyProblem | null = null;
+  let firstNodeMismatch: number | undefined;
+  const problem = (p: VerifyProblem) => {
+    firstProblem ??= p;
+  };
+  const tree = MerkleFrontier.fromNodes(0, []);
+  const pendingHeads = [...treeHeads].sort((a, b) => a.size - b.size);
+  const checkpoints: CheckpointResult[] = [];
+  const checkHeads = () => {
+    while (pendingHeads.length > 0 && (pendingHeads[0] as TreeHead).size <= tree.size) {
+      const h = pendingHeads.shift() as TreeHead;
+      const matches = h.size === tree.size && tree.root().equals(h.rootHash);
+      checkpoints.push({ ...h, matches, ...(matches ? {} : { detail: 'the first records no longer have this root' }) });
+    }
+  };
+  checkHeads();
 
+  // The walk goes on after a problem so that every checkpoint is still checked; it reports the
+  // first problem, and the Merkle tree is built from recomputed hashes, never stored ones.
   for (;;) {
-    // Keyset pages by seq: constant memory, and a row with a duplicated or missing seq shows up as
-    // a gap on the walk. `>=` so a duplicated seq (two rows) is seen.
-    const { rows } = await pool.query<DbRow>(
-      `SELECT seq, hash_version, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, payload_sha256, raw_sha256, prev_hash, hash
+    const { rows } = await client.query<DbRow>(
+      `SELECT seq, hash_version, stream, kind, to_char(occurred_at AT TIME ZONE 'UTC', ${STAMP}) AS occurred_at,
+              to_char(recorded_at AT TIME ZONE 'UTC', ${STAMP}) AS recorded_at, actor, source, source_ref,
+              payload::text AS payload, raw::text AS raw, payload_sha256, raw_sha256, prev_hash, hash
          FROM evidence_records WHERE seq >= $1 ORDER BY seq LIMIT $2`,
       [expectedSeq, pageSize],
     );
     if (rows.length === 0) break;
+    const pageStart = expectedSeq - 1;
+    const completed: MerkleNode[] = [];
     for (const row of rows) {
       const seq = Number(row.seq);
       const at = { seq, stream: row.stream };
       if (seq !== expectedSeq) {
-        return report({ kind: 'seq_gap', ...at, detail: `expected seq ${expectedSeq}, found ${seq}` });
+        // Nothing after a gap can be placed in the tree: stop here.
+        problem({ kind: 'seq_gap', ...at, detail: `expected seq ${expectedSeq}, found ${seq}` });
+        return finish();
       }
       if (row.hash_version !== HASH_VERSION) {
-        return report({
+        problem({
           kind: 'unsupported_version',
           ...at,
           detail: `hash_version ${row.hash_version} is not supported by this verifier`,
@@ -95,69 +170,155 @@ export async function verifyLedger(pool: Pool, pageSize = 2000): Promise<VerifyR
       }
       const tip = tips.get(row.stream) ?? null;
       if (row.prev_hash !== tip) {
-        return report({
+        problem({
           kind: 'chain_broken',
           ...at,
           detail: `prev_hash ${row.prev_hash ?? 'null'} does not link to the stream's previous record (${tip ?? 'none'})`,
         });
       }
-      const recomputed = leafHashOfHeader({
-        seq,
-        stream: row.stream,
-        kind: row.kind,
-        occurredAt: row.occurred_at,
-        recordedAt: row.recorded_at,
-        actor: row.actor,
-        source: row.source,
-        sourceRef: row.source_ref,
-        payloadSha256: row.payload_sha256,
-        rawSha256: row.raw_sha256,
-        prevHash: row.prev_hash,
-      });
-      if (recomputed !== row.hash) {
-        return report({ kind: 'hash_mismatch', ...at, detail: `stored hash ${row.hash} but the record hashes to ${recomputed}` });
+      const occurredAt = hashedTime(row.occurred_at);
+      const recordedAt = hashedTime(row.recorded_at);
+      let recomputed = row.hash;
+      if (typeof occurredAt === 'string' || typeof recordedAt === 'string') {
+        const why = typeof occurredAt === 'string' ? `occurred_at ${occurredAt}` : `recorded_at ${String(recordedAt)}`;
+        problem({ kind: 'hash_mismatch', ...at, detail: why });
+      } else {
+        recomputed = leafHashOfHeader({
+          seq,
+          stream: row.stream,
+          kind: row.kind,
+          occurredAt,
+          recordedAt,
+          actor: row.actor,
+          source: row.source,
+          sourceRef: row.source_ref,
+          payloadSha256: row.payload_sha256,
+          rawSha256: row.raw_sha256,
+          prevHash: row.prev_hash,
+        });
+        if (recomputed !== row.hash) {
+          problem({ kind: 'hash_mismatch', ...at, detail: `stored hash ${row.hash} but the record hashes to ${recomputed}` });
+        }
       }
-      // The chain covers the content through its digests; check the content still matches them.
-      const payloadDigest = contentDigest(row.payload);
-      const rawDigest = row.raw === null ? null : contentDigest(row.raw);
-      if (payloadDigest !== row.payload_sha256 || rawDigest !== row.raw_sha256) {
-        const which = payloadDigest !== row.payload_sha256 ? 'payload' : 'raw';
-        return report({ kind: 'content_mismatch', ...at, detail: `${which} no longer matches the digest the chain covers` });
-      }
+      const content = contentProblem(row);
+      if (content) problem({ kind: 'content_mismatch', ...at, detail: content });
       tips.set(row.stream, row.hash);
       headHash = row.hash;
-      records += 1;
+      completed.push(...tree.push(Buffer.from(recomputed, 'hex')));
       expectedSeq += 1;
+      checkHeads();
     }
-  }
-
-  const lastSeq = expectedSeq - 1;
-  const counter = await pool.query<{ last_seq: string }>('SELECT last_seq FROM evidence_counter WHERE id = 1');
-  const counted = Number(counter.rows[0]?.last_seq ?? -1);
-  if (counted !== lastSeq) {
-    return report({
-      kind: 'counter_mismatch',
-      seq: counted,
-      stream: null,
-      detail: `evidence_counter says ${counted} records were appended, the chains hold ${lastSeq}: records at the tail were removed or added outside the ledger`,
-    });
-  }
-  const heads = await pool.query<{ stream: string; hash: string }>('SELECT stream, hash FROM evidence_heads');
-  const headMap = new Map(heads.rows.map((h) => [h.stream, h.hash]));
-  for (const [stream, tip] of tips) {
-    if (headMap.get(stream) !== tip) {
-      return report({
-        kind: 'head_mismatch',
-        seq: null,
-        stream,
-        detail: `stream head is ${headMap.get(stream) ?? 'missing'}, chain ends at ${tip}`,
+    // The stored Merkle nodes these records complete must be the ones recomputed from them.
+    const stored = await client.query<{ level: number; idx: string; hash: Buffer }>(
+      `SELECT m.level, m.idx, m.hash FROM generate_series(1, 62) AS l(level)
+         JOIN evidence_merkle_nodes m ON m.level = l.level AND m.idx >= ($1::bigint >> l.level) AND m.idx < ($2::bigint >> l.level)`,
+      [pageStart, expectedSeq - 1],
+    );
+    const storedMap = new Map(stored.rows.map((r) => [`${r.level}:${r.idx}`, r.hash]));
+    for (const n of completed) {
+      const s = storedMap.get(`${n.level}:${n.idx}`);
+      if (s && s.equals(n.hash)) continue;
+      const first = n.idx * 2 ** n.level + 1;
+      const last = (n.idx + 1) * 2 ** n.level;
+      if (n.level === 1) firstNodeMismatch ??= first;
+      problem({
+        kind: 'merkle_mismatch',
+        seq: first,
+        stream: null,
+        detail: `${s ? 'stored' : 'missing'} Merkle node (level ${n.level}, index ${n.idx}) over records ${first}..${last} ${
+          s ? 'differs from the one recomputed from them' : ''
+        }`.trim(),
       });
     }
-  }
-  for (const stream of headMap.keys()) {
-    if (!tips.has(stream)) {
-      return report({ kind: 'head_mismatch', seq: null, stream, detail: 'stream has a head but no records' });
+    if (stored.rows.length !== completed.length) {
+      problem({ kind: 'merkle_mismatch', seq: pageStart + 1, stream: null, detail: 'extra Merkle nodes are stored' });
     }
   }
-  return { ok: true, records, streams: tips.size, headHash, lastSeq, firstProblem: null };
+  return finish();
+
+  async function finish(): Promise<VerifyReport> {
+    const lastSeq = expectedSeq - 1;
+    for (const h of pendingHeads) {
+      checkpoints.push({ ...h, matches: false, detail: `the database holds ${lastSeq} records, the checkpoint ${h.size}` });
+    }
+    const counter = await client.query<{ last_seq: string }>('SELECT last_seq FROM evidence_counter WHERE id = 1');
+    const counted = Number(counter.rows[0]?.last_seq ?? -1);
+    if (counted !== lastSeq) {
+      problem({
+        kind: 'counter_mismatch',
+        seq: counted,
+        stream: null,
+        detail: `evidence_counter says ${counted} records were appended, the chains hold ${lastSeq}: records at the tail were removed or added outside the ledger`,
+      });
+    }
+    const heads = await client.query<{ stream: string; hash: string }>('SELECT stream, hash FROM evidence_heads');
+    const headMap = new Map(heads.rows.map((h) => [h.stream, h.hash]));
+    for (const [stream, tip] of tips) {
+      if (headMap.get(stream) !== tip) {
+        problem({
+          kind: 'head_mismatch',
+          seq: null,
+          stream,
+          detail: `stream head is ${headMap.get(stream) ?? 'missing'}, chain ends at ${tip}`,
+        });
+      }
+    }
+    for (const stream of headMap.keys()) {
+      if (!tips.has(stream)) problem({ kind: 'head_mismatch', seq: null, stream, detail: 'stream has a head but no records' });
+    }
+    const bad = checkpoints.filter((c) => !c.matches);
+    let rewrite: VerifyReport['rewrite'];
+    if (bad.length > 0) {
+      const firstBad = Math.min(...bad.map((c) => c.size));
+      const good = checkpoints.filter((c) => c.matches && c.size < firstBad).map((c) => c.size);
+      const afterSeq = good.length > 0 ? Math.max(...good) : 0;
+      const suspect = firstNodeMismatch !== undefined && firstNodeMismatch > afterSeq ? firstNodeMismatch : undefined;
+      const chainSuspect = firstProblem?.seq ?? undefined;
+      const firstSuspectSeq =
+        chainSuspect !== undefined && chainSuspect > afterSeq && chainSuspect <= firstBad ? chainSuspect : suspect;
+      rewrite = {
+        afterSeq,
+        throughSeq: Math.min(firstBad, lastSeq || firstBad),
+        ...(firstSuspectSeq ? { firstSuspectSeq } : {}),
+      };
+      const detail =
+        `the records after seq ${afterSeq} through seq ${firstBad} were rewritten: the database matches ` +
+        (afterSeq > 0 ? `the checkpoint at tree size ${afterSeq}` : 'no earlier checkpoint') +
+        ` but not the one at tree size ${firstBad} (${bad.find((c) => c.size === firstBad)?.label ?? ''})` +
+        (firstSuspectSeq ? `; the first record that disagrees with what was stored for it is seq ${firstSuspectSeq}` : '');
+      // A checkpoint mismatch is the finding that matters most: it is reported first.
+      firstProblem = { kind: 'checkpoint_mismatch', seq: firstSuspectSeq ?? afterSeq + 1, stream: null, detail };
+    }
+    return {
+      ok: firstProblem === null,
+      records: lastSeq,
+      streams: tips.size,
+      headHash,
+      lastSeq,
+      rootHash: tree.root().toString('hex'),
+      firstProblem,
+      checkpoints,
+      ...(rewrite ? { rewrite } : {}),
+    };
+  }
+}
+
+/** The content must still match the digests the chain covers, read without loss. */
+function contentProblem(row: DbRow): string | null {
+  let payload: JsonValue;
+  let raw: JsonValue | null;
+  try {
+    payload = parseStoredJson(row.payload);
+    raw = row.raw === null ? null : parseStoredJson(row.raw);
+  } catch (err) {
+    if (err instanceof StoredJsonError) return `stored content cannot be what was hashed: ${err.message}`;
+    throw err;
+  }
+  try {
+    if (contentDigest(payload) !== row.payload_sha256) return 'payload no longer matches the digest the chain covers';
+    if ((raw === null ? null : contentDigest(raw)) !== row.raw_sha256) return 'raw no longer matches the digest the chain covers';
+  } catch (err) {
+    return `stored content cannot be canonicalised: ${(err as Error).message}`;
+  }
+  return null;
 }
