@@ -3,7 +3,8 @@
 # HireLedger — one image for every Node process:
 #   API (default):  node dist/src/main.js
 #   worker:         node dist/src/worker.js
-#   migrations:     node dist/scripts/migrate.js
+#   migrations:     node dist/scripts/migrate.js     (as the owner: MIGRATION_DATABASE_URL)
+#   database roles: node dist/scripts/db-roles.js    (once, by a DBA; docs/operations.md)
 #   WeCom sandbox:  node dist/sandbox/main.js
 #
 # Debian (glibc) on purpose, not Alpine: WeCom's chat-archive (会话内容存档)
@@ -33,6 +34,7 @@ RUN npm run build \
  && test -f dist/src/main.js \
  && test -f dist/src/worker.js \
  && test -f dist/scripts/migrate.js \
+ && test -f dist/scripts/db-roles.js \
  && test -f dist/sandbox/main.js
 
 # ---------------------------------------------------------------------------

@@ -9,7 +9,9 @@
 --     never decreasing and never ahead of the database clock, exactly the Merkle nodes the new
 --     leaves complete) and moves the counter, heads and redelivery counts itself.
 -- Both functions are SECURITY DEFINER: they run with the rights of the owner of these tables,
--- the role that runs migrations, which the API and the worker must never log in as.
+-- the role that runs migrations, which the API and the worker must never log in as. Their
+-- search_path ends in pg_temp explicitly: otherwise PostgreSQL searches the caller's temporary
+-- schema first, and a temporary table named evidence_counter would stand in for the real one.
 
 -- Precision (DECISIONS 6): the database keeps exactly what the hash covers. New rows only;
 -- existing rows are never rewritten (NOT VALID skips the check of rows already stored).
@@ -71,7 +73,7 @@ $$;
 -- the lock is held, so recorded_at is the moment of appending, not the moment the batch began to
 -- wait, and it never goes back along seq even if the database clock steps back.
 CREATE FUNCTION evidence_lock(OUT last_seq bigint, OUT last_recorded_at timestamptz, OUT now timestamptz)
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 BEGIN
     SELECT c.last_seq, c.last_recorded_at INTO last_seq, last_recorded_at
       FROM evidence_counter c WHERE c.id = 1 FOR UPDATE;
@@ -89,7 +91,7 @@ $$;
 -- here. Any violation raises 'HL001' and nothing of the batch is written.
 CREATE FUNCTION evidence_append(p_hash_version smallint, p_recorded_at timestamptz, p_rows jsonb, p_nodes jsonb, p_redeliveries jsonb)
 RETURNS bigint
-LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public AS $$
+LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     old_seq bigint;
     old_recorded_at timestamptz;

@@ -153,6 +153,24 @@ export type SeedKfEntry =
   | { kind: 'text'; open_kfid: string; external_userid: string; content: string; ago_seconds: number }
   | { kind: 'enter_session'; open_kfid: string; external_userid: string; scene_param: string; ago_seconds: number };
 
+/** A group that already exists in the corp (e.g. made by another self-built app through appchat/create). */
+export interface SeedAppchat {
+  chatid: string;
+  name: string;
+  owner: string;
+  userlist: string[];
+  /** AgentID of the app that created it: anything but the sandbox's own AgentID → 86008 for this app. */
+  created_by_agentid: number;
+}
+
+/** A group robot (群机器人). Its webhook URL is `/cgi-bin/webhook/send?key=<key>`; the key is a secret. */
+export interface SeedRobot {
+  key: string;
+  name: string;
+  /** The group the robot sits in. */
+  chat_name: string;
+}
+
 export interface SandboxSeed {
   corpName: string;
   departments: SeedDepartment[];
@@ -166,12 +184,22 @@ export interface SandboxSeed {
   media: SeedMedia[];
   approvals: SeedApproval[];
   kfMessages: SeedKfEntry[];
+  /** Groups that exist before the app creates any (optional, so older custom seeds still fit). */
+  appchats?: SeedAppchat[];
+  /** Group robots whose webhooks accept messages. */
+  robots?: SeedRobot[];
+  /** appchat/* answer 60011 unless the visible scope contains the root department, as WeCom does. Default false. */
+  appchatRequiresRootScope?: boolean;
 }
 
 export const DEMO_CORP_ID = 'wwhireledgerdemo01';
 export const DEMO_AGENT_ID = 1000002;
 export const OFFER_TEMPLATE_ID = '3TkZHireLedgerOfferTemplate01';
 export const KF_OPEN_KFID = 'wkHireLedger01';
+/** The seeded 群机器人 in the 存证检查点 group (a UUID like WeCom's keys; a secret in real life). */
+export const DEMO_ROBOT_KEY = '6f1d2c3b-8a4e-4b7f-9c0d-1e2f3a4b5c6d';
+/** A group another app (AgentID 1000003) created: this app may neither read nor post to it (86008). */
+export const FOREIGN_APPCHAT_ID = 'wrHRNoticeGroupByOtherApp01';
 
 /** Offer template control ids (realistic `<Control>-<13 digits>` form). */
 export const OFFER_CONTROLS = {
@@ -569,5 +597,15 @@ export function defaultSeed(): SandboxSeed {
         ago_seconds: 3 * 3600 - 5,
       },
     ],
+    appchats: [
+      {
+        chatid: FOREIGN_APPCHAT_ID,
+        name: 'HR 通知群（行政应用创建）',
+        owner: 'wangfang',
+        userlist: ['wangfang', 'zhangmin', 'chenjing'],
+        created_by_agentid: 1000003,
+      },
+    ],
+    robots: [{ key: DEMO_ROBOT_KEY, name: 'HireLedger 存证机器人', chat_name: '存证检查点' }],
   };
 }

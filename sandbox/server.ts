@@ -22,6 +22,7 @@ import {
 import { CallbackDispatcher } from './callbacks';
 import { errorBody, WecomApiError } from './errors';
 import { registerAdminRoutes } from './routes/admin';
+import { registerAppchatRoutes } from './routes/appchat';
 import { registerAuthRoutes } from './routes/auth';
 import { queryOf } from './routes/common';
 import { registerContactRoutes } from './routes/contact';
@@ -141,7 +142,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     if (api === 'gettoken') state.stats.gettoken += 1;
     const fault = state.takeFault(api);
     if (fault) return reply.code(200).send(errorBody(fault.errcode, req.ip));
-    if (api !== 'gettoken') {
+    // gettoken takes the secret, and a group robot's webhook its key, instead of an access_token.
+    if (api !== 'gettoken' && api !== 'webhook/send') {
       const code = state.checkToken(queryOf(req)['access_token']);
       if (code !== 0) return reply.code(200).send(errorBody(code, req.ip));
     }
@@ -175,6 +177,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerKfRoutes(app, ctx);
   registerContactRoutes(app, ctx);
   registerMediaRoutes(app, ctx);
+  registerAppchatRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerPageRoutes(app, ctx);
 

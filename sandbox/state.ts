@@ -7,6 +7,7 @@
  * their delivery attempts.
  */
 import { randomBytes, randomInt } from 'node:crypto';
+import { AppchatState } from './appchat';
 import { validateApplyContents } from './applydata';
 import { approvalAct, buildNodes, CHANGE_EVENT, SP_STATUS, type Approval } from './approvals';
 import type {
@@ -275,6 +276,9 @@ export class SandboxState {
   readonly callbacks: CallbackRecord[] = [];
   private callbackSeq = 0;
 
+  /** appchat groups, group robots and every message posted to them (sandbox/appchat.ts). */
+  readonly appchat: AppchatState;
+
   private spNoCounters = new Map<string, number>();
 
   readonly stats: SandboxStats = {
@@ -318,6 +322,7 @@ export class SandboxState {
         bytes: Buffer.from(m.base64, 'base64'),
       });
     }
+    this.appchat = new AppchatState(seed, () => this.nowMs());
     this.replaySeedHistory(seed);
   }
 

@@ -4,7 +4,7 @@ import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from './config/env';
-import { createLedger, type Ledger } from './evidence';
+import { checkpointOrigin, createLedger, latestCheckpoint, type Ledger } from './evidence';
 import type { QueueSet } from './jobs/queues';
 import { checkHealth } from './observability/health';
 import type { Logger } from './observability/logger';
@@ -67,6 +67,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         corpId: config.WECOM_CORP_ID,
         token: config.WECOM_TOKEN,
         encodingAesKey: config.WECOM_ENCODING_AES_KEY,
+        agentId: config.WECOM_AGENT_ID,
         previousEncodingAesKey: config.WECOM_ENCODING_AES_KEY_PREVIOUS,
         maxSkewSeconds: config.WECOM_CALLBACK_MAX_SKEW_SECONDS,
         bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
@@ -97,6 +98,20 @@ export async function buildApp(deps: AppDeps): Promise<App> {
       },
     });
   }
+
+  // The newest signed checkpoint of this corp's ledger, for anyone to keep a copy (a copy held
+  // elsewhere is what later proves the ledger was not rewritten). Public: it holds a tree size and
+  // a root hash, nothing about anyone.
+  const origin = checkpointOrigin(config.WECOM_CORP_ID);
+  server.get('/evidence/checkpoint', async (_req, reply) => {
+    const latest = await latestCheckpoint(deps.pool, origin);
+    if (!latest) return reply.code(404).send({ error: 'no_checkpoint', message: '尚未生成存证检查点' });
+    return reply
+      .type('text/plain; charset=utf-8')
+      .header('Cache-Control', 'no-cache')
+      .header('Last-Modified', latest.createdAt.toUTCString())
+      .send(latest.note);
+  });
 
   server.get('/metrics', async (_req, reply) => {
     return reply.type(metrics.registry.contentType).send(await metrics.registry.metrics());

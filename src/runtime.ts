@@ -2,10 +2,15 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from './config/env';
 import { assertDurableCommits, createPool } from './infra/db/pool';
+import { checkDatabaseRole } from './infra/db/roles';
 import { assertNoEviction, createRedis } from './infra/redis';
 import type { Logger } from './observability/logger';
 
-/** Connections shared by main.ts and worker.ts, with the start-up safety checks (F3, F8). */
+/**
+ * Connections shared by main.ts and worker.ts, with the start-up safety checks: the database role
+ * cannot rewrite evidence (issue 6; refused in production, warned otherwise), commits are durable
+ * (F3), Redis does not evict (F8). A failed check closes what was opened and throws.
+ */
 export async function openConnections(
   config: Config,
   kind: 'api' | 'worker',
@@ -20,7 +25,13 @@ export async function openConnections(
     },
     logger,
   );
-  await assertDurableCommits(pool);
+  try {
+    await checkDatabaseRole(pool, config.NODE_ENV, logger);
+    await assertDurableCommits(pool);
+  } catch (err) {
+    await pool.end().catch(() => undefined);
+    throw err;
+  }
   const redis = createRedis(config.REDIS_URL, kind === 'api' ? 'producer' : 'worker', logger);
   // The API must start and ingest callbacks while Redis is down (the ledger is the outbox);
   // the eviction check runs when Redis answers.

@@ -50,6 +50,25 @@ const schema = z.object({
     .default('hireledger'),
   /** Most evidence records written in one group commit. */
   EVIDENCE_BATCH_MAX: intFrom(1, 5000).default(256),
+  /**
+   * Ed25519 private key (PKCS#8 PEM, `npm run evidence:keygen`) that signs evidence checkpoints.
+   * Only the worker and `npm run evidence:checkpoint` read it; it never enters the database.
+   */
+  EVIDENCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /** How often the worker signs and witnesses a checkpoint (RELIABILITY F19: at most 10 minutes). */
+  EVIDENCE_CHECKPOINT_INTERVAL_SECONDS: intFrom(10, 3600).default(600),
+  /** RFC 3161 time-stamping authority that also witnesses each checkpoint (optional). */
+  EVIDENCE_TSA_URL: url(['https:', 'http:']).optional(),
+  /** WeCom group the app created (appchat/create) where checkpoints are posted (optional). */
+  WECOM_CHECKPOINT_CHATID: z
+    .string()
+    .regex(/^[0-9a-zA-Z]{1,32}$/, 'must be a chatid of 1-32 letters or digits')
+    .optional(),
+  /** Group robot webhook key where checkpoints are posted (optional; a secret). */
+  WECOM_CHECKPOINT_WEBHOOK_KEY: z
+    .string()
+    .regex(/^[A-Za-z0-9-]{1,128}$/, 'must be the key= value of the robot webhook URL')
+    .optional(),
   PG_POOL_MAX: intFrom(1, 200).default(10),
   PG_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(5000),
   SHUTDOWN_GRACE_MS: intFrom(0, 600000).default(10000),

@@ -1,4 +1,28 @@
 export { canonicalize, CanonicalError, type JsonValue } from './canonical';
+export {
+  checkpointOrigin,
+  formatCheckpoint,
+  openCheckpoint,
+  openSignedNote,
+  parseCheckpoint,
+  signNote,
+  verifierKeyOf,
+  NoteError,
+  type Checkpoint,
+} from './checkpoint';
+export {
+  checkpointSigner,
+  createCheckpointer,
+  currentTreeHead,
+  latestCheckpoint,
+  storedCheckpoints,
+  tsaWitness,
+  type Checkpointer,
+  type CheckpointSigner,
+  type CheckpointWitness,
+  type StoredCheckpoint,
+  type WitnessReceipt,
+} from './checkpointer';
 export { createLedger, EvidenceInputError, type Ledger, type LedgerOptions } from './ledger';
 export {
   HASH_VERSION,
@@ -10,5 +34,6 @@ export {
   type RecordFields,
   type RecordHeader,
 } from './record';
-export type { AppendResult, EvidenceEntry } from './types';
-export { verifyLedger, type VerifyReport, type VerifyProblem } from './verify';
+export { loadSigningKey, SigningKeyError, type SigningKey } from './signing-key';
+export type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
+export { verifyLedger, type TreeHead, type VerifyReport, type VerifyProblem } from './verify';

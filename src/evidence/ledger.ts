@@ -1,6 +1,6 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { canonicalize, type JsonValue } from './canonical';
-import { MerkleFrontier } from './merkle-frontier';
+import { MerkleFrontier } from './merkle';
 import { HASH_VERSION, leafHashOfHeader, sha256Hex } from './record';
 import type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
 

@@ -1,6 +1,6 @@
 import type { Pool, PoolClient } from 'pg';
 import type { JsonValue } from './canonical';
-import { MerkleFrontier, type MerkleNode } from './merkle-frontier';
+import { MerkleFrontier, type MerkleNode } from './merkle';
 import { HASH_VERSION, contentDigest, leafHashOfHeader } from './record';
 import { StoredJsonError, parseStoredJson } from './stored-json';
 

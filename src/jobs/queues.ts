@@ -8,6 +8,8 @@ import type { Redis } from 'ioredis';
 export const QUEUES = {
   /** One job per stored WeCom callback, fed from the ledger by the dispatcher. */
   callbacks: 'wecom-callbacks',
+  /** The scheduled, signed and witnessed checkpoint of the evidence ledger. */
+  checkpoints: 'evidence-checkpoints',
 } as const;
 
 export type QueueName = (typeof QUEUES)[keyof typeof QUEUES];

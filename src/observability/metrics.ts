@@ -12,6 +12,12 @@ export function createMetrics() {
       labelNames: ['outcome', 'type'] as const,
       registers: [registry],
     }),
+    callbackVariants: new Counter({
+      name: 'hireledger_wecom_callback_variants_total',
+      help: 'Verified WeCom callbacks whose key was already stored with different parsed fields: kept as their own record, linked to the first',
+      labelNames: ['type'] as const,
+      registers: [registry],
+    }),
     callbackRejections: new Counter({
       name: 'hireledger_wecom_callback_rejections_total',
       help: 'WeCom callback requests refused, by reason',

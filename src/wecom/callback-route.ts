@@ -1,17 +1,25 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { EvidenceInputError, type Ledger } from '../evidence';
 import type { Metrics } from '../observability/metrics';
-import { CALLBACK_SOURCE, classifyCallback } from './callback-event';
+import {
+  CALLBACK_SOURCE,
+  classifyCallback,
+  unparsedCallback,
+  type ClassifiedCallback,
+  type InboundCallback,
+} from './callback-event';
 import { CryptoError, aesKeyOf, decryptMessage, verifySignature, type AesKey } from './crypto';
-import { parseJsonLossless } from './json';
-import { XmlError, parseWecomXml, textOf } from './xml';
+import { JsonShapeError, parseJsonLossless } from './json';
+import { XmlError, parseWecomXml } from './xml';
 
 /**
  * GET and POST /wecom/callback (回调配置 doc 90930, 加解密方案 doc 90968).
  *
  * POST answers 200 with an empty body only after the callback is committed to the evidence
- * ledger; anything else makes WeCom retry, which is what we want when storage fails. Bad input
- * is refused with a precise 4xx, a log line and a rejection metric, and writes nothing.
+ * ledger; anything else makes WeCom retry, which is what we want when storage fails. What cannot
+ * be verified (signature, decryption, corp, timestamp window, envelope size and shape) is refused
+ * with a precise 4xx, a log line and a rejection metric, and writes nothing. What is verified is
+ * stored, whatever it contains (DECISIONS 1): see callback-event.ts.
  */
 
 export interface CallbackSettings {
@@ -19,6 +27,8 @@ export interface CallbackSettings {
   token: string;
   encodingAesKey: string;
   previousEncodingAesKey?: string | undefined;
+  /** Our app's AgentID: messages for any other agent are stored flagged, never handled as ours. */
+  agentId: string;
   maxSkewSeconds: number;
   bodyLimitBytes: number;
 }
@@ -40,14 +50,13 @@ type Reason =
   | 'decrypt_failed'
   | 'receiveid_mismatch'
   | 'bad_envelope'
-  | 'body_not_utf8'
   | 'xml_forbidden_construct'
   | 'xml_malformed'
   | 'xml_duplicate_element'
   | 'xml_unexpected_root'
+  | 'xml_too_deep'
   | 'body_too_large'
   | 'unsupported_media_type'
-  | 'unstorable_content'
   | 'bad_request';
 
 const STATUS: Record<Reason, number> = {
@@ -60,15 +69,39 @@ const STATUS: Record<Reason, number> = {
   decrypt_failed: 400,
   receiveid_mismatch: 403,
   bad_envelope: 400,
-  body_not_utf8: 400,
   xml_forbidden_construct: 400,
   xml_malformed: 400,
   xml_duplicate_element: 400,
   xml_unexpected_root: 400,
+  xml_too_deep: 400,
   body_too_large: 413,
   unsupported_media_type: 415,
-  unstorable_content: 400,
   bad_request: 400,
+};
+
+/**
+ * What a refused caller is told: one fixed sentence per reason, never an error's own text (which
+ * may carry input or internals). The detail goes to the log.
+ */
+const MESSAGE: Record<Reason, string> = {
+  missing_param: '缺少必需的查询参数 / a required query parameter is missing',
+  duplicate_param: '查询参数重复 / a query parameter appears more than once',
+  bad_query_encoding: '查询参数编码无效 / a query parameter is not valid percent-encoding',
+  bad_timestamp: 'timestamp 不是 Unix 秒 / timestamp must be Unix seconds',
+  stale_timestamp: 'timestamp 超出允许的时间窗口 / timestamp is outside the accepted window',
+  bad_signature: 'msg_signature 校验失败 / msg_signature does not match',
+  decrypt_failed: '密文无法解密 / the ciphertext could not be decrypted',
+  receiveid_mismatch: 'receiveid 与本企业 CorpID 不符 / receiveid is not this corp',
+  bad_envelope: '回调信封格式无效 / the callback envelope is not valid',
+  xml_forbidden_construct:
+    'XML 含有不允许的结构（DOCTYPE、实体、处理指令）/ XML with DOCTYPE, entities or processing instructions is refused',
+  xml_malformed: 'XML 格式错误 / the XML is not well-formed',
+  xml_duplicate_element: 'XML 元素重复 / an XML element appears more than once',
+  xml_unexpected_root: 'XML 根元素必须是 <xml> / the XML root element must be <xml>',
+  xml_too_deep: 'XML 嵌套过深 / the XML is nested too deeply',
+  body_too_large: '请求体过大 / the body is too large',
+  unsupported_media_type: '不支持的 Content-Type / this Content-Type is not accepted',
+  bad_request: '请求无效 / bad request',
 };
 
 export class CallbackRejected extends Error {
@@ -81,7 +114,8 @@ export class CallbackRejected extends Error {
   }
 }
 
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
+/** For finding the ciphertext only: the signature covers that, and it is ASCII. Raw keeps the bytes. */
+const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const ACCEPTED_TYPES = /^\s*(?:text\/xml|application\/xml|application\/json|text\/plain)\s*(?:;|$)/i;
 
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
@@ -90,9 +124,9 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
   const keys: AesKey[] = [aesKeyOf(settings.encodingAesKey)];
   if (settings.previousEncodingAesKey) keys.push(aesKeyOf(settings.previousEncodingAesKey));
 
-  // The body is kept as the exact received text: it is evidence, and the signature covers it.
-  // WeCom sends text/xml; a missing Content-Type is read as XML too (losing a real callback to a
-  // header quirk would be worse), while any other declared type is refused before parsing.
+  // The body is kept as the exact bytes received (a BOM too): it is evidence. WeCom sends
+  // text/xml; a missing Content-Type is read as XML too (losing a real callback to a header quirk
+  // would be worse), while any other declared type is refused before parsing.
   app.removeAllContentTypeParsers();
   app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: settings.bodyLimitBytes }, (req, body, done) => {
     const declared = req.headers['content-type'];
@@ -100,22 +134,21 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
       done(new CallbackRejected('unsupported_media_type', `Content-Type ${declared.slice(0, 80)} is not accepted`), undefined);
       return;
     }
-    try {
-      done(null, strictUtf8.decode(body as Buffer));
-    } catch {
-      done(new CallbackRejected('body_not_utf8', 'body is not valid UTF-8'), undefined);
-    }
+    done(null, body);
   });
 
   app.setErrorHandler((err: FastifyError | CallbackRejected, req, reply) => {
     const reason = reasonOf(err);
     if (!reason) {
       req.log.error({ err }, 'wecom callback failed');
-      return reply.code(503).send({ error: 'storage_unavailable', message: '暂时无法保存回调，请稍后重试' });
+      return reply.code(503).send({
+        error: 'storage_unavailable',
+        message: '暂时无法保存回调，请稍后重试 / the callback could not be stored now, retry later',
+      });
     }
     metrics.callbackRejections.inc({ reason });
     req.log.warn({ reason, detail: err.message, ip: req.ip }, 'wecom callback rejected');
-    return reply.code(STATUS[reason]).send({ error: reason, message: err.message });
+    return reply.code(STATUS[reason]).send({ error: reason, message: MESSAGE[reason] });
   });
 
   app.get('/wecom/callback', async (req, reply) => {
@@ -126,7 +159,7 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     }
     const { message } = open(keys, q.echostr, settings.corpId);
     req.log.info('wecom callback URL verified');
-    // Exactly the decrypted text: no quotes, no newline, no BOM (WeCom compares it byte for byte).
+    // Exactly the decrypted bytes: no quotes, no newline, nothing added (WeCom compares byte for byte).
     return reply.type('text/plain; charset=utf-8').send(message);
   });
 
@@ -134,35 +167,78 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     const started = performance.now();
     const q = parseQuery(req, ['msg_signature', 'timestamp', 'nonce']);
     checkTimestamp(q.timestamp, settings.maxSkewSeconds, now());
-    const body = typeof req.body === 'string' ? req.body : '';
+    const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
     const encrypt = encryptOf(body);
     if (!verifySignature(settings.token, q.timestamp, q.nonce, encrypt, q.msg_signature)) {
       throw new CallbackRejected('bad_signature', 'msg_signature does not match');
     }
     const { message } = open(keys, encrypt, settings.corpId);
-    let classified;
+    // Verified: from here on the callback is stored, whatever it holds (DECISIONS 1).
+    const inbound: InboundCallback = {
+      corpId: settings.corpId,
+      agentId: settings.agentId,
+      plaintext: message,
+      raw: { method: 'POST', query: rawQuery(req), contentType: String(req.headers['content-type'] ?? ''), body },
+      receivedAtMs: now(),
+    };
+    let classified: ClassifiedCallback;
     try {
-      classified = classifyCallback({
-        corpId: settings.corpId,
-        plaintext: message,
-        raw: { method: 'POST', query: rawQuery(req), contentType: String(req.headers['content-type'] ?? ''), body },
-      });
+      classified = classifyCallback(inbound);
     } catch (err) {
-      if (err instanceof XmlError) throw new CallbackRejected(err.code, `decrypted message: ${err.message}`);
-      throw err;
+      req.log.error({ err }, 'wecom callback could not be classified; stored unparsed');
+      classified = unparsedCallback(inbound, 'the message could not be classified');
     }
-    const result = await ledger.append(classified.entry);
+    let result;
+    try {
+      result = await ledger.append(classified.entry);
+    } catch (err) {
+      if (!unstorable(err)) throw err;
+      req.log.error({ err, type: classified.type }, 'wecom callback record refused; stored unparsed instead');
+      classified = unparsedCallback(inbound, 'the record derived from the message could not be stored');
+      result = await ledger.append(classified.entry);
+    }
+    const type = metricType(classified);
     const outcome = result.status === 'appended' ? 'stored' : 'duplicate';
-    metrics.callbacksAccepted.inc({ outcome, type: classified.known ? classified.type : 'unknown' });
+    metrics.callbacksAccepted.inc({ outcome, type });
+    if (result.status === 'appended' && result.variantOf) metrics.callbackVariants.inc({ type });
     metrics.callbackDuration.observe((performance.now() - started) / 1000);
-    req.log.info({ seq: result.seq, outcome, type: classified.type, source: CALLBACK_SOURCE }, 'wecom callback stored');
+    const payload = classified.entry.payload as Record<string, unknown>;
+    const degraded = {
+      ...(payload['fields_error'] !== undefined ? { fieldsError: payload['fields_error'] } : {}),
+      ...(payload['anomalies'] !== undefined ? { anomalies: payload['anomalies'] } : {}),
+      ...(!classified.ours ? { agent: payload['agent'] } : {}),
+    };
+    const fields = {
+      seq: result.seq,
+      outcome,
+      type: classified.type,
+      source: CALLBACK_SOURCE,
+      ...(result.status === 'appended' && result.variantOf ? { variantOf: result.variantOf.seq } : {}),
+      ...degraded,
+    };
+    if (Object.keys(degraded).length > 0) req.log.warn(fields, 'wecom callback stored with reservations');
+    else req.log.info(fields, 'wecom callback stored');
     return reply.code(200).send('');
   });
 }
 
+/** The `type` label: bounded, whatever the message claims to be. */
+function metricType(c: ClassifiedCallback): string {
+  if (!c.ours) return 'other_agent';
+  if (c.known || c.type === 'unparsed') return c.type;
+  return 'unknown';
+}
+
+/** The ledger refused the entry's content (not the database being down): worth one more try, unparsed. */
+function unstorable(err: unknown): boolean {
+  if (err instanceof EvidenceInputError) return true;
+  const code = (err as { code?: unknown } | null)?.code;
+  // SQLSTATE class 22: data exception (a value PostgreSQL cannot hold).
+  return typeof code === 'string' && code.startsWith('22');
+}
+
 function reasonOf(err: FastifyError | CallbackRejected): Reason | undefined {
   if (err instanceof CallbackRejected) return err.reason;
-  if (err instanceof EvidenceInputError) return 'unstorable_content';
   switch ((err as FastifyError).code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return 'body_too_large';
@@ -225,29 +301,60 @@ function checkTimestamp(timestamp: string, maxSkewSeconds: number, nowMs: number
   }
 }
 
-/** The ciphertext from the XML envelope or the JSON envelope (`encrypt` or `Encrypt`). */
-function encryptOf(body: string): string {
-  if (body.length === 0) throw new CallbackRejected('bad_envelope', 'body is empty');
+/**
+ * The ciphertext from the XML envelope or the JSON envelope (`encrypt` or `Encrypt`). Only the
+ * ciphertext is signed, so an envelope offering more than one candidate (`Encrypt` and
+ * `encrypt`, a key twice) is refused: what is stored beside the signed value must not be
+ * mistakable for it. The body is read leniently (bytes that are not UTF-8 become U+FFFD here);
+ * the signature then decides, and raw keeps the bytes.
+ */
+function encryptOf(bytes: Buffer): string {
+  if (bytes.length === 0) throw new CallbackRejected('bad_envelope', 'body is empty');
+  let body = lenientUtf8.decode(bytes);
+  if (body.startsWith('\uFEFF')) body = body.slice(1);
   if (body.trimStart().startsWith('{')) {
     let env: unknown;
     try {
-      env = parseJsonLossless(body);
-    } catch {
-      throw new CallbackRejected('bad_envelope', 'body is not valid JSON');
+      env = parseJsonLossless(body, { maxDepth: 8, rejectDuplicateKeys: true });
+    } catch (err) {
+      throw new CallbackRejected(
+        'bad_envelope',
+        err instanceof JsonShapeError ? `JSON envelope: ${err.message}` : 'body is not valid JSON',
+      );
     }
-    const record = (typeof env === 'object' && env !== null ? env : {}) as Record<string, unknown>;
-    const value = record['encrypt'] ?? record['Encrypt'];
-    if (typeof value !== 'string' || !value) throw new CallbackRejected('bad_envelope', 'JSON envelope has no encrypt field');
-    return value;
+    if (typeof env !== 'object' || env === null || Array.isArray(env))
+      throw new CallbackRejected('bad_envelope', 'JSON envelope must be an object');
+    return onlyCiphertext(env as Record<string, unknown>, ['encrypt', 'Encrypt'], 'JSON envelope');
   }
   try {
-    const value = textOf(parseWecomXml(body), 'Encrypt');
-    if (!value) throw new CallbackRejected('bad_envelope', 'XML envelope has no <Encrypt>');
-    return value;
+    return onlyCiphertext(parseWecomXml(body), ['Encrypt'], 'XML envelope');
   } catch (err) {
     if (err instanceof XmlError) throw new CallbackRejected(err.code, err.message);
     throw err;
   }
+}
+
+function onlyCiphertext(env: Record<string, unknown>, names: string[], what: string): string {
+  if (ciphertexts(env, 0) > 1) throw new CallbackRejected('bad_envelope', `${what} carries more than one ciphertext`);
+  const name = Object.keys(env).find((k) => names.includes(k));
+  const value = name === undefined ? undefined : env[name];
+  if (typeof value !== 'string' || !value) throw new CallbackRejected('bad_envelope', `${what} has no ciphertext`);
+  return value;
+}
+
+/**
+ * Values named `encrypt` in any letter case, at any depth (a reader of the stored body must never
+ * find an unsigned one). The envelope's depth was bounded when it was parsed.
+ */
+function ciphertexts(value: unknown, depth: number): number {
+  if (depth > 64 || typeof value !== 'object' || value === null) return 0;
+  if (Array.isArray(value)) return value.reduce((n: number, v) => n + ciphertexts(v, depth + 1), 0);
+  let n = 0;
+  for (const [k, v] of Object.entries(value)) {
+    if (k.toLowerCase() === 'encrypt') n += Array.isArray(v) ? v.length : 1;
+    else n += ciphertexts(v, depth + 1);
+  }
+  return n;
 }
 
 function open(keys: AesKey[], encrypt: string, corpId: string) {

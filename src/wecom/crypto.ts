@@ -6,7 +6,9 @@ import { getSignature } from '@wecom/crypto';
  *
  * Signing uses @wecom/crypto. Decryption is done here, strictly, because the library's decrypt
  * is lenient in ways an evidence system cannot be: it ignores padding outside 1..32, never
- * bounds-checks msg_len, never compares receiveid, and decodes invalid UTF-8 into U+FFFD.
+ * bounds-checks msg_len, never compares receiveid, and decodes invalid UTF-8 into U+FFFD. The
+ * message is returned as the bytes WeCom encrypted (a BOM or bytes that are not UTF-8 included):
+ * what they mean is for the caller to decide, what they are is evidence.
  * Every failure below surfaces as one uniform CryptoError code, so the answer does not tell an
  * attacker which step failed (no padding oracle).
  */
@@ -48,10 +50,10 @@ export function aesKeyOf(encodingAesKey: string): AesKey {
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const strictUtf8 = new TextDecoder('utf-8', { fatal: true });
 
 export interface Decrypted {
-  message: string;
+  /** The decrypted message, byte for byte (msg_len bytes). */
+  message: Buffer;
   receiveId: string;
 }
 
@@ -68,18 +70,20 @@ export function decryptMessage(keys: readonly AesKey[], encrypt: string, expecte
   if (cipherBytes.length === 0 || cipherBytes.length % 32 !== 0) {
     throw new CryptoError('decrypt_failed', 'ciphertext length is not a multiple of 32 bytes');
   }
-  let mismatch: Decrypted | undefined;
+  const expected = Buffer.from(expectedReceiveId, 'utf8');
+  let mismatch = false;
   for (const k of keys) {
     const opened = tryOpen(k, cipherBytes);
     if (!opened) continue;
-    if (opened.receiveId === expectedReceiveId) return opened;
-    mismatch = opened;
+    // Compared as bytes: a receiveid is the corp id exactly or it is not ours.
+    if (opened.receiveId.equals(expected)) return { message: opened.message, receiveId: expectedReceiveId };
+    mismatch = true;
   }
   if (mismatch) throw new CryptoError('receiveid_mismatch', 'receiveid does not match the configured CorpID');
   throw new CryptoError('decrypt_failed', 'ciphertext could not be decrypted');
 }
 
-function tryOpen({ key, iv }: AesKey, cipherBytes: Buffer): Decrypted | undefined {
+function tryOpen({ key, iv }: AesKey, cipherBytes: Buffer): { message: Buffer; receiveId: Buffer } | undefined {
   const decipher = createDecipheriv('aes-256-cbc', key, iv);
   decipher.setAutoPadding(false);
   const plain = Buffer.concat([decipher.update(cipherBytes), decipher.final()]);
@@ -90,11 +94,6 @@ function tryOpen({ key, iv }: AesKey, cipherBytes: Buffer): Decrypted | undefine
   if (body.length < 20) return undefined;
   const msgLen = body.readUInt32BE(16);
   if (msgLen > body.length - 20) return undefined;
-  try {
-    const message = strictUtf8.decode(body.subarray(20, 20 + msgLen));
-    const receiveId = strictUtf8.decode(body.subarray(20 + msgLen));
-    return { message, receiveId };
-  } catch {
-    return undefined;
-  }
+  // Copies, so the caller holds no view into the whole decrypted buffer.
+  return { message: Buffer.from(body.subarray(20, 20 + msgLen)), receiveId: Buffer.from(body.subarray(20 + msgLen)) };
 }

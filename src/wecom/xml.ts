@@ -10,7 +10,7 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
 
 export class XmlError extends Error {
   constructor(
-    readonly code: 'xml_forbidden_construct' | 'xml_malformed' | 'xml_duplicate_element' | 'xml_unexpected_root',
+    readonly code: 'xml_forbidden_construct' | 'xml_malformed' | 'xml_duplicate_element' | 'xml_unexpected_root' | 'xml_too_deep',
     message: string,
   ) {
     super(message);
@@ -35,6 +35,13 @@ const REPEATING = new Set([
   'NotifyNode',
 ]);
 
+/**
+ * Deepest element nesting accepted, `<xml>` included. WeCom's deepest is 7 (ApprovalInfo →
+ * ProcessList → NodeList → SubNodeList → UserInfo → UserId); the bound is checked by a flat scan
+ * before anything recursive (the parser, the duplicate check, canonical JSON) sees the document.
+ */
+export const MAX_XML_DEPTH = 64;
+
 const FORBIDDEN =
   /<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<!NOTATION|<\?(?!xml\s)|SYSTEM\s*["']|<\/?(?:__proto__|constructor|prototype)\b/i;
 
@@ -47,6 +54,7 @@ const parser = new XMLParser({
   ignoreDeclaration: true,
   ignorePiTags: true,
   isArray: (name) => REPEATING.has(name),
+  maxNestedTags: MAX_XML_DEPTH,
 });
 
 export type XmlValue = string | XmlNode | XmlValue[];
@@ -56,8 +64,10 @@ export interface XmlNode {
 
 /** Parse a `<xml>…</xml>` document into a tree of strings; throws XmlError on anything suspicious. */
 export function parseWecomXml(xml: string): XmlNode {
-  if (FORBIDDEN.test(xml))
+  const { markup, tooDeep } = scanMarkup(xml, MAX_XML_DEPTH);
+  if (FORBIDDEN.test(markup))
     throw new XmlError('xml_forbidden_construct', 'DOCTYPE, entity declarations and processing instructions are refused');
+  if (tooDeep) throw new XmlError('xml_too_deep', `elements nested deeper than ${MAX_XML_DEPTH}`);
   if (XMLValidator.validate(xml) !== true) throw new XmlError('xml_malformed', 'body is not well-formed XML');
   let doc: unknown;
   try {
@@ -79,6 +89,68 @@ export function parseWecomXml(xml: string): XmlNode {
   return root as XmlNode;
 }
 
+/**
+ * One flat pass over the markup: the document without the content of CDATA sections and
+ * comments (where "<!DOCTYPE" is only text, and a candidate may well write it), and whether
+ * elements nest deeper than `max`. Quoted attribute values are skipped, so a CDATA marker there
+ * hides nothing. Counting too deep only refuses more; the validator refuses whatever this scan
+ * would misread; an unterminated section is kept as markup, so it is still checked.
+ */
+function scanMarkup(xml: string, max: number): { markup: string; tooDeep: boolean } {
+  let markup = '';
+  let depth = 0;
+  let tooDeep = false;
+  let i = 0;
+  while (i < xml.length) {
+    const lt = xml.indexOf('<', i);
+    if (lt === -1) {
+      markup += xml.slice(i);
+      break;
+    }
+    markup += xml.slice(i, lt);
+    const section = xml.startsWith('<![CDATA[', lt) ? ']]>' : xml.startsWith('<!--', lt) ? '-->' : undefined;
+    if (section) {
+      const close = xml.indexOf(section, lt + 4);
+      if (close === -1) {
+        markup += xml.slice(lt);
+        break;
+      }
+      i = close + 3;
+      continue;
+    }
+    const end = tagEnd(xml, lt + 1);
+    if (end === -1) {
+      markup += xml.slice(lt);
+      break;
+    }
+    markup += xml.slice(lt, end + 1);
+    const next = xml[lt + 1];
+    if (next === '/') depth -= 1;
+    else if (next !== '!' && next !== '?' && xml[end - 1] !== '/') {
+      depth += 1;
+      if (depth > max) tooDeep = true;
+    }
+    i = end + 1;
+  }
+  return { markup, tooDeep };
+}
+
+/** Index of the `>` ending a tag whose name starts at `from`, skipping quoted attribute values. */
+function tagEnd(xml: string, from: number): number {
+  let quote: string | undefined;
+  for (let i = from; i < xml.length; i++) {
+    const c = xml[i];
+    if (quote) {
+      if (c === quote) quote = undefined;
+    } else if (c === '"' || c === "'") {
+      quote = c;
+    } else if (c === '>') {
+      return i;
+    }
+  }
+  return -1;
+}
+
 function assertNoDuplicates(node: XmlNode): void {
   for (const [name, value] of Object.entries(node)) {
     if (Array.isArray(value)) {
@@ -90,7 +162,7 @@ function assertNoDuplicates(node: XmlNode): void {
   }
 }
 
-function isNode(value: XmlValue | undefined): value is XmlNode {
+export function isNode(value: XmlValue | undefined): value is XmlNode {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 

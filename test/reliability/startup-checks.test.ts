@@ -1,10 +1,18 @@
 import { spawn } from 'node:child_process';
+import { generateKeyPairSync } from 'node:crypto';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { REDIS_URL } from '../support/env';
 import { freePort, spawnApi } from '../support/process';
 import { TEST_KEYS, signedCallback, textMessage } from '../support/wecom';
 
-/** RELIABILITY F3 and F8: the service refuses to run where acknowledged work could be lost. */
+/**
+ * RELIABILITY F3 and F8: the service refuses to run where acknowledged work could be lost; issue 6:
+ * in production it refuses a database role that could rewrite evidence.
+ */
 describe('start-up safety checks', () => {
   let db: TestDatabase;
   beforeEach(async () => {
@@ -12,10 +20,13 @@ describe('start-up safety checks', () => {
   });
   afterEach(() => db.drop());
 
-  async function startExpectingFailure(env: Record<string, string>): Promise<{ code: number | null; stderr: string }> {
+  async function startExpectingFailure(
+    env: Record<string, string>,
+    entry: 'main.ts' | 'worker.ts' = 'main.ts',
+  ): Promise<{ code: number | null; stderr: string }> {
     const port = await freePort();
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'main.ts')], {
+      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', entry)], {
         env: {
           PATH: process.env['PATH'],
           LOG_LEVEL: 'silent',
@@ -72,7 +83,7 @@ describe('start-up safety checks', () => {
   }, 30000);
 
   test('Redis down at start-up does not stop the API: it reports 503 on /health and still stores callbacks (F7)', async () => {
-    const api = await spawnApi(db.url, await freePort(), { REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, 'listening');
+    const api = await spawnApi(db.appUrl, await freePort(), { REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, 'listening');
     try {
       const health = await fetch(`${api.url}/health`);
       expect(health.status).toBe(503);
@@ -91,4 +102,82 @@ describe('start-up safety checks', () => {
       await api.exited;
     }
   }, 30000);
+
+  test.each(['main.ts', 'worker.ts'] as const)(
+    'NODE_ENV=production as a superuser → %s refuses to start, naming the role and what to do (issue 6)',
+    async (entry) => {
+      const { rows } = await db.pool.query<{ u: string }>('SELECT current_user AS u');
+      const result = await startExpectingFailure({ NODE_ENV: 'production' }, entry);
+      expect(result.code).toBe(1);
+      expect(result.stderr).toContain(`PostgreSQL role "${rows[0]?.u}"`);
+      expect(result.stderr).toContain('it is a superuser');
+      expect(result.stderr).toContain('npm run db:roles');
+    },
+    30000,
+  );
+
+  test('NODE_ENV=production as a member of hireledger_app → the API and the worker start and the API stores callbacks (issue 6)', async () => {
+    const api = await spawnApi(db.appUrl, await freePort(), { NODE_ENV: 'production' });
+    // A production worker also refuses to start without a checkpoint signing key.
+    const dir = await mkdtemp(join(tmpdir(), 'hireledger-roles-'));
+    const keyFile = join(dir, 'signing-key.pem');
+    const prefix = `hltest_roles_${process.pid}`;
+    const { privateKey } = generateKeyPairSync('ed25519');
+    await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
+    const worker = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'worker.ts')], {
+      env: {
+        PATH: process.env['PATH'],
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'info',
+        DATABASE_URL: db.appUrl,
+        REDIS_URL,
+        QUEUE_PREFIX: prefix,
+        EVIDENCE_SIGNING_KEY_FILE: keyFile,
+        WECOM_CORP_ID: TEST_KEYS.corpId,
+        WECOM_AGENT_ID: '1000002',
+        WECOM_SECRET: 'test-secret',
+        WECOM_TOKEN: TEST_KEYS.token,
+        WECOM_ENCODING_AES_KEY: TEST_KEYS.encodingAesKey,
+      },
+    });
+    const workerExited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+    try {
+      let out = '';
+      await new Promise<void>((resolve, reject) => {
+        const timer = setTimeout(() => reject(new Error(`worker did not start: ${out}`)), 20000);
+        worker.stdout.on('data', (d: Buffer) => {
+          out += d.toString();
+          if (out.includes('worker started')) {
+            clearTimeout(timer);
+            resolve();
+          }
+        });
+        worker.stderr.on('data', (d: Buffer) => (out += d.toString()));
+        void workerExited.then((code) => {
+          clearTimeout(timer);
+          reject(new Error(`worker exited with ${code}: ${out}`));
+        });
+      });
+      // No warning about the role: it is what production wants.
+      expect(out).not.toContain('could rewrite evidence');
+      const cb = signedCallback(TEST_KEYS, textMessage({ msgId: '7200000000000000002' }));
+      const res = await fetch(`${api.url}/wecom/callback?${cb.query}`, {
+        method: 'POST',
+        body: cb.body,
+        headers: { 'content-type': 'text/xml' },
+      });
+      expect(res.status).toBe(200);
+      const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM evidence_records');
+      expect(rows[0].n).toBe(1);
+    } finally {
+      api.child.kill('SIGTERM');
+      worker.kill('SIGTERM');
+      await Promise.all([api.exited, workerExited]);
+      await rm(dir, { recursive: true, force: true });
+      const redis = new Redis(REDIS_URL);
+      const keys = await redis.keys(`${prefix}:*`);
+      if (keys.length) await redis.del(...keys);
+      redis.disconnect();
+    }
+  }, 40000);
 });

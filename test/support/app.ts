@@ -19,7 +19,12 @@ export interface RunningApp {
   stop(): Promise<void>;
 }
 
-/** The real app on a random port, with its own database and its own Redis key prefix. */
+/**
+ * The real app on a random port, with its own database and its own Redis key prefix. It connects
+ * as production does, through a login that is only a member of hireledger_app (db.appPool), so
+ * every test through startApp shows least privilege is enough; db.pool stays a superuser's for
+ * looking at the tables and for tamper tests.
+ */
 export async function startApp(
   env: Record<string, string> = {},
   opts: { now?: () => number; db?: TestDatabase } = {},
@@ -28,7 +33,7 @@ export async function startApp(
   const config = loadConfig({
     NODE_ENV: 'test',
     LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-    DATABASE_URL: db.url,
+    DATABASE_URL: db.appUrl,
     REDIS_URL,
     PORT: '0',
     WECOM_CORP_ID: TEST_KEYS.corpId,
@@ -42,7 +47,7 @@ export async function startApp(
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const app = await buildApp({ config, pool: db.pool, redis, queues, logger, ...(opts.now ? { now: opts.now } : {}) });
+  const app = await buildApp({ config, pool: db.appPool, redis, queues, logger, ...(opts.now ? { now: opts.now } : {}) });
   const address = await app.server.listen({ host: '127.0.0.1', port: 0 });
   return {
     app,

@@ -1,10 +1,13 @@
 import { Client } from 'pg';
 import { migrate } from '../../src/infra/db/migrate';
 import { BASE_DATABASE_URL, databaseUrl, templateDb } from './env';
+import { dropThrowawayRoles, ensureTestAppRole } from './roles';
 
 /**
  * Builds a migrated template database once per run; each test file clones it (CREATE DATABASE …
  * TEMPLATE), so files run in parallel against the real PostgreSQL without seeing each other.
+ * Also makes sure the app's test login exists (support/env.ts TEST_APP_ROLE) and sweeps up the
+ * databases and throwaway roles of runs that died without their teardown.
  */
 export default async function globalSetup(): Promise<void> {
   const run = String(process.pid);
@@ -13,6 +16,8 @@ export default async function globalSetup(): Promise<void> {
   await admin.connect();
   try {
     await dropTestDatabases(admin, (owner) => !isAlive(owner));
+    await dropThrowawayRoles(admin, (owner) => !isAlive(owner));
+    await ensureTestAppRole(admin);
     await admin.query(`CREATE DATABASE ${templateDb(run)}`);
   } finally {
     await admin.end();

@@ -14,7 +14,7 @@ describe('WeCom callback crypto against the official vectors', () => {
       expect(signatureOf(v.token, v.timestamp, v.nonce, ciphertext)).toBe(v.msg_signature);
       expect(verifySignature(v.token, v.timestamp, v.nonce, ciphertext, v.msg_signature)).toBe(true);
       const out = decryptMessage([aesKeyOf(v.encodingAESKey)], ciphertext, v.receiveId);
-      expect(out.message).toBe(v.expected_plaintext);
+      expect(out.message.toString('utf8')).toBe(v.expected_plaintext);
       expect(out.receiveId).toBe(v.receiveId);
     },
   );
@@ -64,7 +64,7 @@ describe('decryptMessage is strict where the official library is lenient', () =>
   test('round-trips with the official encrypt, including multi-byte text whose msg_len is in bytes', () => {
     const msg = '<xml><Content><![CDATA[你好，我再考虑一下 🙂]]></Content></xml>';
     const enc = officialEncrypt(keyText, msg, corp);
-    expect(decryptMessage([key], enc, corp).message).toBe(msg);
+    expect(decryptMessage([key], enc, corp).message.toString('utf8')).toBe(msg);
     expect(officialDecrypt(keyText, enc).message).toBe(msg);
   });
 
@@ -90,16 +90,28 @@ describe('decryptMessage is strict where the official library is lenient', () =>
     expect(() => decryptMessage([key], rawEncrypt(p), corp)).toThrow(expect.objectContaining({ code: 'decrypt_failed' }));
   });
 
-  test('refuses invalid UTF-8 in the message instead of replacing it', () => {
-    const p = pad(layout(Buffer.from([0x3c, 0xff, 0xfe, 0x3e]), corp));
-    expect(() => decryptMessage([key], rawEncrypt(p), corp)).toThrow(expect.objectContaining({ code: 'decrypt_failed' }));
+  test('gives the message bytes exactly: invalid UTF-8 is neither refused nor replaced, a BOM is kept', () => {
+    for (const msg of [
+      Buffer.from([0x3c, 0xff, 0xfe, 0x3e]),
+      Buffer.from('\uFEFF<xml/>', 'utf8'),
+      Buffer.from([0x3c, 0x00, 0x3e]),
+    ]) {
+      const out = decryptMessage([key], rawEncrypt(pad(layout(msg, corp))), corp);
+      expect(out.message.equals(msg)).toBe(true);
+      expect(out.receiveId).toBe(corp);
+    }
+  });
+
+  test('compares receiveid as bytes: a receiveid that is not UTF-8 is a mismatch, not a crash', () => {
+    const p = pad(Buffer.concat([layout(Buffer.from('<xml/>'), ''), Buffer.from([0xff, 0xfe])]));
+    expect(() => decryptMessage([key], rawEncrypt(p), corp)).toThrow(expect.objectContaining({ code: 'receiveid_mismatch' }));
   });
 
   test('accepts a message under the previous key during rotation (B12)', () => {
     const oldKey = 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG';
     const enc = officialEncrypt(oldKey, '<xml/>', corp);
     expect(() => decryptMessage([key], enc, corp)).toThrow(CryptoError);
-    expect(decryptMessage([key, aesKeyOf(oldKey)], enc, corp).message).toBe('<xml/>');
+    expect(decryptMessage([key, aesKeyOf(oldKey)], enc, corp).message.toString('utf8')).toBe('<xml/>');
   });
 
   test('signature check rejects a signature of another length without throwing', () => {

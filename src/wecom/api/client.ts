@@ -1,3 +1,4 @@
+import { createAppchatApi, type AppchatApi } from './appchat';
 import { createAuthApi, type AuthApi } from './auth';
 import { createContactApi, type ContactApi } from './contact';
 import { WecomHttp } from './http';
@@ -10,6 +11,7 @@ import { AppRateLimiter, MemberRateLimiter } from './ratelimit';
 import { RedisGate } from './redis-gate';
 import { ConfigErrorLatch, CredentialCache, secretFingerprint } from './token';
 import type { GettokenResponse, TicketKind, WecomClientDeps } from './types';
+import { createWebhookApi, type WebhookApi } from './webhook';
 
 /**
  * The WeCom server API client for the self-built app: one per (corp, secret, agent) per process. Every
@@ -26,6 +28,10 @@ export interface WecomClient {
   auth: AuthApi;
   jsapi: JsapiApi;
   media: MediaApi;
+  /** 群聊会话: groups the app creates and posts to (checkpoint witnesses). */
+  appchat: AppchatApi;
+  /** 群机器人 webhooks: posts authenticated by the robot's key, not the access_token. */
+  webhook: WebhookApi;
 }
 
 export function createWecomClient(deps: WecomClientDeps): WecomClient {
@@ -119,5 +125,7 @@ export function createWecomClient(deps: WecomClientDeps): WecomClient {
     auth: createAuthApi(http),
     jsapi: createJsapiApi(tickets, now),
     media: createMediaApi(http),
+    appchat: createAppchatApi(http),
+    webhook: createWebhookApi(http),
   };
 }

@@ -29,13 +29,24 @@ export const WECOM_ERROR_HINTS: Readonly<Record<number, string>> = {
   48002: 'API 无权限：把本应用加入该功能的「可调用接口的应用」',
   48007: '客服帐号未授权给本应用',
   50001: 'redirect_uri 的域名与应用的可信域名不一致',
-  60011: '成员/部门/标签不在应用的可见范围',
+  60011: '成员/部门/标签不在应用的可见范围（群聊 appchat 接口要求应用的可见范围为根部门）',
   60020: '服务器出口 IP 不在应用的「企业可信IP」列表：在管理后台添加（约 1 分钟生效）',
   60030: '不在应用的可见范围（微信客服接待人员也须在可见范围内）',
   60111: 'UserID 不存在或不在应用可见范围',
   81013: '所有接收人均无效：不在应用可见范围、已离职或未激活',
   82001: '接收人（成员/部门/标签）全部为空',
   84061: '与该客户不存在外部联系人关系（可能已被删除）',
+  86001: '群聊 chatid 不合法：只允许 0-9、a-z、A-Z',
+  86003: '群聊 chatid 不存在：检查 WECOM_CHECKPOINT_CHATID',
+  86006: '群成员数不合法：至少 2 人，至多 2000 人',
+  86008: '该群不是本应用创建的，应用只能向自己用 appchat/create 建的群发消息',
+  86201: '缺少群聊 chatid',
+  86205: '群聊 chatid 过长：最多 32 个字符',
+  86207: '群主不在群成员列表中',
+  86215: '群聊 chatid 已存在：用 appchat/get 查看已有的群',
+  86216: '群成员中存在无效的 UserID',
+  93000: '群机器人 webhook 地址无效，或机器人已被移出群：检查 WECOM_CHECKPOINT_WEBHOOK_KEY',
+  93004: '群机器人已被停用',
   95000: '不合法的 open_kfid',
   95001: '超过发送条数限制：每条客户消息后最多回复 5 条',
   95002: '超过 48 小时，客户未再发消息前不能主动发送',
@@ -131,6 +142,36 @@ export class RateLimitedError extends Error {
         : `WeCom outbound rate budget spent; retry in ${retryAfterMs} ms`,
     );
     this.name = 'RateLimitedError';
+  }
+}
+
+/**
+ * Refused locally before anything was sent: the request breaks a documented WeCom rule (a userlist of one, a
+ * chatid with other characters than 0-9a-zA-Z, …). A caller's bug; sending it would only earn an errcode.
+ */
+export class WecomRequestError extends Error {
+  constructor(
+    /** API path under /cgi-bin/, e.g. `appchat/create`. */
+    readonly path: string,
+    /** The offending field, e.g. `userlist`. */
+    readonly field: string,
+    detail: string,
+  ) {
+    super(`WeCom ${path}: ${field} ${detail}; not sent`);
+    this.name = 'WecomRequestError';
+  }
+}
+
+/** A message longer than WeCom accepts (2048 bytes of UTF-8 for text), refused before sending. */
+export class WecomContentTooLongError extends WecomRequestError {
+  constructor(
+    path: string,
+    field: string,
+    readonly bytes: number,
+    readonly limit: number,
+  ) {
+    super(path, field, `is ${bytes} bytes of UTF-8, more than the ${limit} WeCom accepts`);
+    this.name = 'WecomContentTooLongError';
   }
 }
 

@@ -29,7 +29,10 @@ export interface ApiCall {
   body?: unknown;
   /** Safe to send again when the first attempt may have been processed. */
   idempotent: boolean;
-  /** false only for gettoken. Default true. */
+  /**
+   * false for gettoken and the group robot webhook (its key in the query is the credential): no token is
+   * fetched or sent, and 45009 is not retried. Default true.
+   */
   auth?: boolean;
 }
 

@@ -1,6 +1,7 @@
 /**
  * WeCom server API client (issue 3 item 1). Everything outside src/wecom/api imports from here.
  */
+export { APPCHAT_TEXT_MAX_BYTES, type AppchatApi } from './appchat';
 export { createWecomClient, type WecomClient } from './client';
 export {
   EvidenceWriteError,
@@ -9,9 +10,11 @@ export {
   WECOM_ERROR_HINTS,
   WecomApiError,
   WecomConfigError,
+  WecomContentTooLongError,
   WecomCredentialUnavailableError,
   WecomNetworkError,
   WecomRateLimitedError,
+  WecomRequestError,
 } from './errors';
 export { outboundEntries, toEvidenceJson } from './evidence';
 export { jsapiSignature, type JsapiApi } from './jsapi';
@@ -23,3 +26,5 @@ export type { ContactApi } from './contact';
 export type { AuthApi } from './auth';
 export { secretFingerprint } from './token';
 export type * from './types';
+export { webhookKeyOf, type WebhookApi } from './webhook';
+export { wecomClientFromConfig } from './from-config';

@@ -1,7 +1,7 @@
 /**
  * Dependencies, options and the typed request/response shapes of every WeCom API the client calls.
  * Shapes follow the WeCom reference §4 (docs 91039, 90236, 91982, 91853, 91983, 91816, 94670, 94677,
- * 92114, 91023, 90196, 90506, 90254). Responses list what HireLedger reads; WeCom may add fields.
+ * 92114, 91023, 90196, 90506, 90254, 90245, 90247, 90248). Responses list what HireLedger reads; WeCom may add fields.
  * Every 64-bit id (msgid, MsgId) is a string: responses are parsed with parseJsonLossless.
  */
 import type { Redis } from 'ioredis';
@@ -385,6 +385,72 @@ export interface MediaFile {
   contentType: string;
   /** From Content-Disposition (filename* preferred); undefined when WeCom sent none. */
   filename: string | undefined;
+}
+
+// ---------------------------------------------------------------- 群聊会话 appchat (90245, 90247, 90248)
+
+export interface AppchatCreateRequest {
+  /** At most 50 characters; WeCom cuts longer names. */
+  name?: string;
+  /** Must be in userlist; WeCom picks a member when absent. */
+  owner?: string;
+  /** 2 to 2000 members. */
+  userlist: string[];
+  /** ≤ 32 characters of 0-9a-zA-Z, unique in the corp; WeCom generates one when absent. */
+  chatid?: string;
+}
+
+export interface AppchatCreateResponse extends WecomBaseResponse {
+  chatid: string;
+}
+
+export interface AppchatInfo {
+  chatid: string;
+  name: string;
+  owner: string;
+  userlist: string[];
+  chat_type?: number;
+  [field: string]: unknown;
+}
+
+export interface AppchatGetResponse extends WecomBaseResponse {
+  chat_info: AppchatInfo;
+}
+
+/** appchat/send, text only for now (the API also takes markdown, textcard, file, news …). */
+export interface AppchatTextMessage {
+  chatid: string;
+  msgtype: 'text';
+  /** ≤ 2048 bytes of UTF-8; refused locally when longer. */
+  text: { content: string };
+  safe?: 0 | 1;
+}
+
+export type AppchatSendRequest = AppchatTextMessage;
+
+/** `{"errcode":0,"errmsg":"ok"}` as published — no msgid. Kept whole: WeCom may add fields. */
+export interface AppchatSendResponse extends WecomBaseResponse {
+  [field: string]: unknown;
+}
+
+// ---------------------------------------------------------------- 群机器人 webhook
+
+/** What the webhook accepts as a text message; the key travels in the URL, never in the body. */
+export interface WebhookTextMessage {
+  msgtype: 'text';
+  text: {
+    /** ≤ 2048 bytes of UTF-8; refused locally when longer. */
+    content: string;
+    /** userids to @, or "@all". */
+    mentioned_list?: string[];
+    mentioned_mobile_list?: string[];
+  };
+}
+
+export type WebhookMessage = WebhookTextMessage;
+
+export interface WebhookSendResponse extends WecomBaseResponse {
+  [field: string]: unknown;
 }
 
 // ---------------------------------------------------------------- outbound sends

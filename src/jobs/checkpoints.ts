@@ -1,0 +1,87 @@
+import { Queue, Worker } from 'bullmq';
+import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
+import type { Config } from '../config/env';
+import {
+  checkpointOrigin,
+  checkpointSigner,
+  createCheckpointer,
+  loadSigningKey,
+  tsaWitness,
+  type Checkpointer,
+  type CheckpointWitness,
+} from '../evidence';
+import type { Logger } from '../observability/logger';
+import { createWecomCheckpointWitness } from '../wecom/checkpoint-witness';
+import type { WecomClient } from '../wecom/api';
+import { QUEUES } from './queues';
+
+/**
+ * The scheduled checkpoint: every EVIDENCE_CHECKPOINT_INTERVAL_SECONDS the worker signs the
+ * ledger's tree head and has it witnessed (a WeCom group, an RFC 3161 TSA), then retries the
+ * witnesses that failed before. One scheduler per corp (DECISIONS 5), upserted at every start,
+ * so restarts never multiply it (RELIABILITY F11).
+ */
+
+/** Builds the checkpointer from configuration; null when no signing key is configured. */
+export async function checkpointerFromConfig(
+  config: Config,
+  deps: { pool: Pool; logger: Logger; wecom?: Pick<WecomClient, 'appchat' | 'webhook'> },
+): Promise<Checkpointer | null> {
+  if (!config.EVIDENCE_SIGNING_KEY_FILE) return null;
+  const origin = checkpointOrigin(config.WECOM_CORP_ID);
+  const key = await loadSigningKey(
+    config.EVIDENCE_SIGNING_KEY_FILE,
+    config.NODE_ENV === 'production'
+      ? { insecurePermissions: 'refuse' }
+      : { insecurePermissions: 'warn', onWarning: (m) => deps.logger.warn(m) },
+  );
+  const witnesses: CheckpointWitness[] = [];
+  if (deps.wecom && config.WECOM_CHECKPOINT_CHATID) {
+    witnesses.push(createWecomCheckpointWitness({ client: deps.wecom, chatid: config.WECOM_CHECKPOINT_CHATID }));
+  }
+  if (deps.wecom && config.WECOM_CHECKPOINT_WEBHOOK_KEY) {
+    witnesses.push(createWecomCheckpointWitness({ client: deps.wecom, webhookKey: config.WECOM_CHECKPOINT_WEBHOOK_KEY }));
+  }
+  if (config.EVIDENCE_TSA_URL) witnesses.push(tsaWitness(config.EVIDENCE_TSA_URL));
+  if (witnesses.length === 0)
+    deps.logger.warn('evidence checkpoints have no witness configured: they are signed but not anchored outside the database');
+  return createCheckpointer({ pool: deps.pool, origin, signer: checkpointSigner(origin, key), witnesses, logger: deps.logger });
+}
+
+export interface CheckpointJobs {
+  close(): Promise<void>;
+}
+
+export async function startCheckpointJobs(opts: {
+  checkpointer: Checkpointer;
+  connection: Redis;
+  prefix: string;
+  corpId: string;
+  intervalSeconds: number;
+  logger: Logger;
+}): Promise<CheckpointJobs> {
+  const queue = new Queue(QUEUES.checkpoints, { connection: opts.connection, prefix: opts.prefix });
+  await queue.upsertJobScheduler(
+    `checkpoint:${opts.corpId}`,
+    { every: opts.intervalSeconds * 1000 },
+    { name: 'checkpoint', data: { corpId: opts.corpId }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+  );
+  const worker = new Worker(
+    QUEUES.checkpoints,
+    async () => {
+      const taken = await opts.checkpointer.take();
+      const retried = await opts.checkpointer.retryWitnesses();
+      return { id: taken.checkpoint.id, size: taken.checkpoint.size, witnesses: taken.witnesses, retried: retried.length };
+    },
+    // One at a time: two checkpoints racing would only waste witness posts.
+    { connection: opts.connection, prefix: opts.prefix, concurrency: 1 },
+  );
+  worker.on('failed', (job, err) => opts.logger.error({ jobId: job?.id, err: err.message }, 'evidence checkpoint failed'));
+  return {
+    async close() {
+      await worker.close();
+      await queue.close();
+    },
+  };
+}

@@ -1,0 +1,186 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { createSandbox, type Sandbox } from '../../sandbox/server';
+import { DEMO_ROBOT_KEY } from '../../sandbox/seed';
+import { createLedger, openCheckpoint, verifierKeyOf, type Ledger } from '../../src/evidence';
+import { writeNewSigningKey } from '../../src/evidence/signing-key';
+import { createTestDatabase, type TestDatabase } from '../support/db';
+import { REDIS_URL } from '../support/env';
+import { readAllRows, rewriteLedger } from '../support/tamper';
+
+/**
+ * Issue 6, "done when": a checkpoint is taken and witnessed in a WeCom group, a stream is then
+ * rewritten consistently by a superuser, and `evidence:verify --checkpoint` fails naming the range
+ * of records that holds the rewrite (and the record, where the stored Merkle nodes allow).
+ * The scripts run as their own processes, connected as the least-privileged app role.
+ */
+const run = promisify(execFile);
+const root = join(__dirname, '..', '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
+const KEYS = {
+  corpId: 'wwhireledgerdemo01',
+  agentId: 1000002,
+  secret: 'HireLedgerCheckpointTestSecret',
+  token: 'CheckpointTestToken',
+  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
+};
+const ORIGIN = `hireledger.evidence/${KEYS.corpId}`;
+
+async function script(name: string, args: string[], env: Record<string, string>) {
+  return run(tsx, [join(root, 'scripts', name), ...args], { env: { PATH: process.env['PATH'] ?? '', ...env } }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (err: { code: number; stdout: string; stderr: string }) => err,
+  );
+}
+
+describe('signed, witnessed checkpoints catch a consistent rewrite', () => {
+  let db: TestDatabase;
+  let ledger: Ledger;
+  let sb: Sandbox;
+  let dir: string;
+  let env: Record<string, string>;
+  let vkey: string;
+
+  beforeAll(async () => {
+    db = await createTestDatabase();
+    ledger = createLedger({ pool: db.appPool });
+    sb = await createSandbox({ port: 0, ...KEYS });
+    dir = await mkdtemp(join(tmpdir(), 'hl-checkpoint-'));
+    const key = await writeNewSigningKey(join(dir, 'signing.pem'));
+    vkey = verifierKeyOf(ORIGIN, key.publicKey);
+    env = {
+      NODE_ENV: 'test',
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: db.appUrl,
+      REDIS_URL,
+      WECOM_CORP_ID: KEYS.corpId,
+      WECOM_AGENT_ID: String(KEYS.agentId),
+      WECOM_SECRET: KEYS.secret,
+      WECOM_TOKEN: KEYS.token,
+      WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
+      WECOM_API_BASE: sb.url,
+      WECOM_CHECKPOINT_WEBHOOK_KEY: DEMO_ROBOT_KEY,
+      EVIDENCE_SIGNING_KEY_FILE: join(dir, 'signing.pem'),
+    };
+  });
+  afterAll(async () => {
+    await ledger.close();
+    await sb.close();
+    await db.drop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  async function append(from: number, count: number) {
+    for (let i = from; i < from + count; i++) {
+      await ledger.append({
+        stream: i % 2 ? 'candidate:c1' : 'offer:o1',
+        kind: 'conversation.message',
+        occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i)),
+        actor: 'zhangmin',
+        source: 'test',
+        sourceRef: `m${i}`,
+        payload: { text: `消息 ${i}` },
+        raw: null,
+      });
+    }
+  }
+
+  test('checkpoint → witnessed in the group → rewrite → verify --checkpoint names the range', async () => {
+    await append(1, 10);
+    const first = await script('evidence-checkpoint.ts', [], env);
+    expect(first.code).toBe(0);
+    // stdout is the signed note alone, and it verifies with the public key.
+    expect(openCheckpoint(first.stdout, vkey, ORIGIN)).toMatchObject({ origin: ORIGIN, size: 10 });
+    await writeFile(join(dir, 'cp10'), first.stdout);
+
+    // The group robot received exactly that note, and WeCom's whole answer was kept.
+    const posted = (await (await fetch(`${sb.url}/sandbox/admin/webhooks/${DEMO_ROBOT_KEY}/messages`)).json()) as {
+      messages: { text?: { content: string }; content?: string }[];
+    };
+    expect(JSON.stringify(posted.messages)).toContain(first.stdout.split('\n')[2]);
+    const { rows: w } = await db.pool.query(`SELECT witness, status, response FROM evidence_checkpoint_witnesses`);
+    expect(w).toEqual([{ witness: 'wecom_webhook', status: 'ok', response: { errcode: 0, errmsg: 'ok' } }]);
+
+    await append(11, 10);
+    const second = await script('evidence-checkpoint.ts', [], env);
+    await writeFile(join(dir, 'cp20'), second.stdout);
+    await append(21, 5);
+
+    const intact = await script(
+      'evidence-verify.ts',
+      ['--checkpoint', join(dir, 'cp10'), '--checkpoint', join(dir, 'cp20'), '--key', vkey],
+      env,
+    );
+    expect(intact.stdout).toMatch(/intact: 25 records/);
+    expect(intact.code).toBe(0);
+
+    // A superuser rewrites record 15 and re-hashes everything after it, heads, counter, and
+    // leaves the Merkle nodes: the database alone still says intact.
+    const rows = await readAllRows(db);
+    rows[14] = { ...rows[14]!, payload: { text: '你肯定被录用了，可以先辞职' } };
+    await rewriteLedger(db, rows, { merkle: false });
+    const alone = await script('evidence-verify.ts', [], { DATABASE_URL: db.url });
+    expect(alone.code).toBe(2); // the stored Merkle nodes disagree with the records
+
+    const caught = await script(
+      'evidence-verify.ts',
+      ['--checkpoint', join(dir, 'cp10'), '--checkpoint', join(dir, 'cp20'), '--key', vkey],
+      env,
+    );
+    expect(caught.code).toBe(2);
+    expect(caught.stderr).toContain('checkpoint_mismatch');
+    expect(caught.stderr).toContain('after seq 10 through seq 20');
+    expect(caught.stderr).toContain('seq 15');
+
+    // Rebuilding the Merkle nodes too hides it from the database alone, not from the checkpoint.
+    await rewriteLedger(db, await readAllRows(db), { merkle: true });
+    expect((await script('evidence-verify.ts', [], { DATABASE_URL: db.url })).code).toBe(0);
+    const still = await script('evidence-verify.ts', ['--checkpoint', join(dir, 'cp20'), '--key', vkey], env);
+    expect(still.code).toBe(2);
+    expect(still.stderr).toContain('after seq 10 through seq 20'); // the stored checkpoint at 10 still matches
+  }, 120_000);
+
+  test('a witness that cannot be reached never stops a checkpoint; it is recorded and retried', async () => {
+    await fetch(`${sb.url}/sandbox/admin/network-faults`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ path: 'webhook/send', mode: 'reset', count: 1 }),
+    });
+    const r = await script('evidence-checkpoint.ts', [], env);
+    expect(r.code).toBe(0);
+    expect(r.stderr).toMatch(/witness wecom_webhook: failed/);
+    const { rows: failed } = await db.pool.query(
+      `SELECT c.id, w.status FROM evidence_checkpoints c JOIN evidence_checkpoint_witnesses w ON w.checkpoint_id = c.id ORDER BY w.id DESC LIMIT 1`,
+    );
+    expect(failed[0].status).toBe('failed');
+
+    const { checkpointerFromConfig } = await import('../../src/jobs/checkpoints');
+    const { loadConfig } = await import('../../src/config/env');
+    const { createLogger } = await import('../../src/observability/logger');
+    const { createWecomClient } = await import('../../src/wecom/api');
+    const { Redis } = await import('ioredis');
+    const config = loadConfig(env);
+    const logger = createLogger('silent', 'test');
+    const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
+    try {
+      const wecom = createWecomClient({
+        apiBase: sb.url,
+        corpId: KEYS.corpId,
+        secret: KEYS.secret,
+        agentId: KEYS.agentId,
+        redis,
+        logger,
+        options: { keyPrefix: `hltest:cp:${process.pid}:` },
+      });
+      const checkpointer = await checkpointerFromConfig(config, { pool: db.appPool, logger, wecom });
+      const retried = await checkpointer!.retryWitnesses();
+      expect(retried).toEqual([{ witness: 'wecom_webhook', status: 'ok' }]);
+      expect(await checkpointer!.retryWitnesses()).toEqual([]);
+    } finally {
+      redis.disconnect();
+    }
+  }, 60_000);
+});
