@@ -1,5 +1,9 @@
 import { spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { checkpointOrigin, openCheckpoint, verifierKeyOf } from '../../src/evidence';
+import { writeNewSigningKey } from '../../src/evidence/signing-key';
 import { QUEUES } from '../../src/jobs/queues';
 import { startApp, type RunningApp } from '../support/app';
 import { REDIS_URL } from '../support/env';
@@ -64,6 +68,51 @@ describe('worker process', () => {
       expect(rows[0]?.last_seq).toBe('6');
     } finally {
       worker.kill('SIGTERM');
+    }
+    expect(await exited).toBe(0);
+  }, 40000);
+
+  test('the worker signs a checkpoint on its schedule, and refuses to start in production without a key', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'hl-worker-key-'));
+    const key = await writeNewSigningKey(join(dir, 'k.pem'));
+    const env = {
+      PATH: process.env['PATH'],
+      LOG_LEVEL: 'silent',
+      DATABASE_URL: app.db.appUrl,
+      REDIS_URL,
+      QUEUE_PREFIX: app.config.QUEUE_PREFIX,
+      WECOM_CORP_ID: app.config.WECOM_CORP_ID,
+      WECOM_AGENT_ID: app.config.WECOM_AGENT_ID,
+      WECOM_SECRET: app.config.WECOM_SECRET,
+      WECOM_TOKEN: app.config.WECOM_TOKEN,
+      WECOM_ENCODING_AES_KEY: app.config.WECOM_ENCODING_AES_KEY,
+    };
+    const script = join(__dirname, '..', '..', 'src', 'worker.ts');
+    const noKey = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...env, NODE_ENV: 'production' },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+    let stderr = '';
+    noKey.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    expect(await new Promise((resolve) => noKey.once('exit', resolve))).toBe(1);
+    expect(stderr).toContain('EVIDENCE_SIGNING_KEY_FILE');
+
+    const worker = spawn(process.execPath, ['--import', 'tsx', script], {
+      env: { ...env, EVIDENCE_SIGNING_KEY_FILE: join(dir, 'k.pem'), EVIDENCE_CHECKPOINT_INTERVAL_SECONDS: '10' },
+      stdio: ['ignore', 'ignore', 'inherit'],
+    });
+    const exited = new Promise<number | null>((resolve) => worker.once('exit', resolve));
+    try {
+      let rows: { note: string }[] = [];
+      for (let i = 0; i < 150 && rows.length === 0; i++) {
+        ({ rows } = await app.db.pool.query<{ note: string }>('SELECT note FROM evidence_checkpoints'));
+        if (rows.length === 0) await new Promise((r) => setTimeout(r, 100));
+      }
+      const origin = checkpointOrigin(app.config.WECOM_CORP_ID);
+      expect(openCheckpoint(rows[0]?.note ?? '', verifierKeyOf(origin, key.publicKey), origin).origin).toBe(origin);
+    } finally {
+      worker.kill('SIGTERM');
+      await rm(dir, { recursive: true, force: true });
     }
     expect(await exited).toBe(0);
   }, 40000);
