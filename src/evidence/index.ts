@@ -23,7 +23,8 @@ export {
   type StoredCheckpoint,
   type WitnessReceipt,
 } from './checkpointer';
-export { createLedger, EvidenceInputError, type Ledger, type LedgerOptions } from './ledger';
+export { createLedger, EvidenceInputError, StaleStreamError, type Decision, type Ledger, type LedgerOptions } from './ledger';
+export { createLedgerReader, type LedgerReader, type RecordHeaderRow, type StoredRecord } from './reader';
 export {
   HASH_VERSION,
   contentDigest,

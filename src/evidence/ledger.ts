@@ -46,8 +46,39 @@ interface Pending {
   reject: (e: unknown) => void;
 }
 
+/** A decision's records, and optionally the stream heads they must follow (compare-and-append). */
+export interface Decision<T> {
+  result: T;
+  entries: EvidenceEntry[];
+  /** Stream → the head hash the stream must still have when the records are appended (null: empty). */
+  expectedHeads?: Record<string, string | null>;
+}
+
+/** Refused compare-and-append: the stream moved on since the caller read it. */
+export class StaleStreamError extends Error {
+  constructor(
+    readonly stream: string,
+    readonly expected: string | null,
+    readonly actual: string | null,
+  ) {
+    super(`stream ${stream} has moved on: expected head ${expected ?? '(empty)'}, found ${actual ?? '(empty)'}`);
+    this.name = 'StaleStreamError';
+  }
+}
+
 export interface Ledger {
+  /**
+   * Group-committed append, for facts received from outside (WeCom callbacks): resolves once the
+   * record is durable.
+   */
   append(entry: EvidenceEntry): Promise<AppendResult>;
+  /**
+   * HireLedger's own decisions: `work` makes its domain writes on the transaction's client and
+   * returns the records that evidence them; both commit together or neither does. The ledger lock
+   * is taken only after `work`, so it is held no longer than for a group commit, commits stay in
+   * seq order, and a domain transaction never waits for the lock while holding it.
+   */
+  transact<T>(work: (tx: PoolClient) => Promise<Decision<T>>): Promise<{ result: T; records: AppendResult[] }>;
   /** Waits for queued appends to finish; later appends are refused. */
   close(): Promise<void>;
 }
@@ -83,6 +114,32 @@ export function createLedger(opts: LedgerOptions): Ledger {
   }
 
   return {
+    async transact(work) {
+      if (closed) throw new Error('ledger is closed');
+      const client = await opts.pool.connect();
+      let broken = false;
+      try {
+        await client.query('BEGIN');
+        const decision = await work(client);
+        const batch = decision.entries.map((entry) => ({
+          entry,
+          ...prepare(entry),
+          resolve: () => undefined,
+          reject: () => undefined,
+        }));
+        const expectedHeads = new Map(Object.entries(decision.expectedHeads ?? {}));
+        const records =
+          batch.length === 0 && expectedHeads.size === 0
+            ? await client.query('COMMIT').then(() => [])
+            : await appendLocked(client, batch, () => undefined, { inTransaction: true, expectedHeads });
+        return { result: decision.result, records };
+      } catch (err) {
+        broken = !(await rollback(client));
+        throw err;
+      } finally {
+        client.release(broken);
+      }
+    },
     append(entry) {
       if (closed) return Promise.reject(new Error('ledger is closed'));
       let prepared: ReturnType<typeof prepare>;
@@ -222,7 +279,19 @@ function variantRef(sourceRef: string, digest: string): string {
   return `${sourceRef}#${digest.slice(0, 16)}`;
 }
 
-async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: () => void): Promise<AppendResult[]> {
+interface LockedOptions {
+  /** The caller already began the transaction (and wrote its own rows in it). */
+  inTransaction?: boolean;
+  /** Stream → the head hash it must still have (null: the stream must be empty). */
+  expectedHeads?: ReadonlyMap<string, string | null>;
+}
+
+async function appendLocked(
+  client: PoolClient,
+  batch: Pending[],
+  sentCommit: () => void,
+  options: LockedOptions = {},
+): Promise<AppendResult[]> {
   const entries = batch.map((p) => p.entry);
   const streams = [...new Set(entries.map((e) => e.stream))];
   const probeSources: string[] = [];
@@ -235,7 +304,10 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
   }
   // BEGIN and the lock in one message (simple protocol, no parameters). The lookup is sent right
   // behind it; PostgreSQL runs it only once the lock is held, with a snapshot taken then.
-  const lockQuery = client.query('BEGIN; SELECT last_seq, last_recorded_at, now FROM evidence_lock()');
+  const lockSql = 'SELECT last_seq, last_recorded_at, now FROM evidence_lock()';
+  const lockQuery = options.inTransaction
+    ? client.query(lockSql).then((r) => [r, r] as const)
+    : client.query(`BEGIN; ${lockSql}`);
   const knownQuery = client.query<KnownRow>({
     // LATERAL keeps this an index probe per key. Planned per call on purpose: a cached generic
     // plan scanned instead and cost ten times more. Payloads come back only for keys already
@@ -274,12 +346,19 @@ async function appendLocked(client: PoolClient, batch: Pending[], sentCommit: ()
 
   const existing = new Map<string, Stored>();
   const heads = new Map<string, string>();
+  const checkHeads = () => {
+    for (const [stream, expected] of options.expectedHeads ?? []) {
+      const actual = heads.get(stream) ?? null;
+      if (actual !== expected) throw new StaleStreamError(stream, expected, actual);
+    }
+  };
   const frontier: { level: number; idx: number; hash: Buffer }[] = [];
   for (const r of known.rows) {
     if (r.t === 'dup') existing.set(refKey(r.k1, r.k2 ?? ''), { seq: Number(r.seq), hash: r.hash, payload: r.payload });
     else if (r.t === 'head') heads.set(r.k1, r.hash);
     else frontier.push({ level: Number(r.k1), idx: Number(r.seq) - (r.t === 'leaf' ? 1 : 0), hash: Buffer.from(r.hash, 'hex') });
   }
+  checkHeads();
   const tree = MerkleFrontier.fromNodes(seq, frontier);
 
   const rows: string[] = [];
