@@ -1,21 +1,42 @@
-// Lint rules, including the dependency directions written down in ARCHITECTURE.md.
+// Lint rules, type-aware (typescript-eslint's recommendedTypeChecked on every TypeScript file).
+// Import boundaries (which folder may import which, and no cycles) are not here: dependency-cruiser
+// checks them from the project root (.dependency-cruiser.cjs, `npm run lint:deps`, ARCHITECTURE.md).
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
-const DOMAIN = ['candidates', 'conversations', 'signals', 'offers', 'approvals', 'reminders', 'h5'];
-const patternsFor = (folders) => folders.flatMap((f) => [`../${f}`, `../${f}/*`, `../../${f}`, `../../${f}/*`]);
-
 export default tseslint.config(
-  { ignores: ['dist/', 'coverage/', 'node_modules/', 'wecom-h5/', '**/*.js', '**/*.mjs'] },
+  { ignores: ['dist/', 'coverage/', 'node_modules/', 'wecom-h5/', '**/*.js', '**/*.mjs', '**/*.cjs'] },
   js.configs.recommended,
-  ...tseslint.configs.recommended,
+  ...tseslint.configs.recommendedTypeChecked,
+  {
+    // Types come from tsconfig.json, which covers src, sandbox, scripts, bench and test.
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+  },
   {
     rules: {
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
       '@typescript-eslint/consistent-type-imports': ['error', { fixStyle: 'inline-type-imports' }],
+      // A switch over a closed union (callback types, rejection reasons) must name every member or have a default.
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
+      // Off on purpose: an async function without await is how Fastify plugins and handlers, TypeORM migrations
+      // and stubs of Promise-returning interfaces are written. A forgotten await is what matters, and
+      // no-floating-promises, no-misused-promises and await-thenable (all on) catch that.
+      '@typescript-eslint/require-await': 'off',
       eqeqeq: ['error', 'always'],
       'no-console': 'error',
+    },
+  },
+  {
+    // Tests read HTTP and JSON bodies as `any` (res.json(), JSON.parse) and assert on them with expect(),
+    // which is the check. Typing each body would be churn without a bug to catch; the promise rules stay on.
+    files: ['test/**/*.ts'],
+    rules: {
+      '@typescript-eslint/no-unsafe-argument': 'off',
+      '@typescript-eslint/no-unsafe-assignment': 'off',
+      '@typescript-eslint/no-unsafe-call': 'off',
+      '@typescript-eslint/no-unsafe-member-access': 'off',
+      '@typescript-eslint/no-unsafe-return': 'off',
     },
   },
   {
@@ -26,63 +47,6 @@ export default tseslint.config(
       'no-restricted-properties': [
         'error',
         { object: 'process', property: 'env', message: 'Read configuration through src/config/env.ts' },
-      ],
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [{ group: ['**/sandbox/**', '**/test/**'], message: 'Production code may not import the sandbox or tests' }],
-        },
-      ],
-    },
-  },
-  {
-    // The ledger is a leaf: it knows nothing of WeCom, jobs or any domain.
-    files: ['src/evidence/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [...patternsFor([...DOMAIN, 'wecom', 'jobs']), '../app', '../main', '../worker'],
-              message: 'src/evidence is a leaf module (ARCHITECTURE.md)',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // WeCom knowledge stays in src/wecom, which calls nothing of the domain.
-    files: ['src/wecom/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: [...patternsFor([...DOMAIN, 'jobs']), '../app', '../../app', '../main', '../worker'],
-              message: 'src/wecom may depend on evidence/config/observability only (ARCHITECTURE.md)',
-            },
-          ],
-        },
-      ],
-    },
-  },
-  {
-    // The sandbox stands in for WeCom: it must not share code with the app it tests.
-    files: ['sandbox/**/*.ts'],
-    rules: {
-      'no-restricted-imports': [
-        'error',
-        {
-          patterns: [
-            {
-              group: ['../src/*', '../../src/*', '**/src/**'],
-              message: 'The sandbox is an independent implementation of WeCom (ARCHITECTURE.md)',
-            },
-          ],
-        },
       ],
     },
   },

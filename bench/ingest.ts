@@ -14,7 +14,8 @@ import { readFileSync, readdirSync } from 'node:fs';
 import http from 'node:http';
 import { cpus } from 'node:os';
 import { Pool } from 'pg';
-import { dbUrl, percentile, plaintext, send, signed, startBenchApi, type SignedRequest } from './support';
+import { databaseUrl } from '../test/support/env';
+import { percentile, plaintext, send, signed, startBenchApi, type SignedRequest } from './support';
 
 const N = Number(process.env['BENCH_N'] ?? 20000);
 const C = Number(process.env['BENCH_CONCURRENCY'] ?? 64);
@@ -90,7 +91,7 @@ async function openLoop(offset: number): Promise<{ sent: number; p50: number; p9
 }
 
 async function insertBaseline(): Promise<number> {
-  const pool = new Pool({ connectionString: dbUrl(DB), max: C });
+  const pool = new Pool({ connectionString: databaseUrl(DB), max: C });
   await pool.query('CREATE TABLE bench_raw (id bigserial PRIMARY KEY, payload jsonb NOT NULL)');
   const payloads = Array.from({ length: N }, (_, i) => JSON.stringify({ plaintext: plaintext(i) }));
   let next = 0;

@@ -8,9 +8,10 @@
  * differ by a few ns (cache and allocation effects), so compare (a)–(b) with (a)–(c), not with 0.
  */
 import { signatureOf, verifySignature } from '../src/wecom/crypto';
+import { TEST_KEYS } from '../test/support/keys';
 
 const SAMPLES = Number(process.env['SAMPLES'] ?? 100_000);
-const token = 'HireLedgerToken';
+const token = TEST_KEYS.token;
 const timestamp = '1795000000';
 const nonce = '1234567890';
 const encrypt = 'A'.repeat(600);

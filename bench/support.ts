@@ -1,28 +1,27 @@
-/** Shared by the benchmarks: a scratch database, the API as its own process, signed callbacks. */
+/**
+ * Shared by the benchmarks: a scratch database, the API as its own process, signed callbacks.
+ * The environment, keys and callbacks are the tests' own (test/support/env.ts, test/factories/),
+ * so a benchmark measures the app exactly as the tests set it up.
+ */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { join } from 'node:path';
-import { encrypt, getSignature } from '@wecom/crypto';
 import { Client } from 'pg';
 import { migrate } from '../src/infra/db/migrate';
+import { textMessage } from '../test/factories/callbacks';
+import { signedCallback } from '../test/factories/signed';
+import { BASE_DATABASE_URL, TEST_APP_ROLE, databaseUrl, testEnv } from '../test/support/env';
+import { TEST_KEYS } from '../test/support/keys';
+import { ensureTestAppRole } from '../test/support/roles';
 
-export const ADMIN_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
-export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
-export const KEYS = { corpId: 'wwbenchcorp0001', token: 'BenchToken', aesKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG' };
-
-export function dbUrl(name: string): string {
-  const u = new URL(ADMIN_URL);
-  u.pathname = `/${name}`;
-  return u.toString();
-}
-
+/** The i-th distinct member message (MsgId from i), from one of 50 recruiters. */
 export function plaintext(i: number): string {
-  return (
-    `<xml><ToUserName><![CDATA[${KEYS.corpId}]]></ToUserName><FromUserName><![CDATA[recruiter${i % 50}]]></FromUserName>` +
-    `<CreateTime>${Math.floor(Date.now() / 1000)}</CreateTime><MsgType><![CDATA[text]]></MsgType>` +
-    `<Content><![CDATA[候选人${i}：我再考虑一下，薪资能否再谈？]]></Content><MsgId>${7_000_000_000_000_000_000n + BigInt(i)}</MsgId><AgentID>1000002</AgentID></xml>`
-  );
+  return textMessage({
+    msgId: String(7_000_000_000_000_000_000n + BigInt(i)),
+    from: `recruiter${i % 50}`,
+    content: `候选人${i}：我再考虑一下，薪资能否再谈？`,
+  });
 }
 
 export interface SignedRequest {
@@ -32,14 +31,8 @@ export interface SignedRequest {
 
 /** A distinct callback (MsgId from i), signed and encrypted as WeCom does, with @wecom/crypto. */
 export function signed(i: number): SignedRequest {
-  const ts = String(Math.floor(Date.now() / 1000));
-  const nonce = randomBytes(5).toString('hex');
-  const enc = encrypt(KEYS.aesKey, plaintext(i), KEYS.corpId);
-  const sig = getSignature(KEYS.token, ts, nonce, enc);
-  return {
-    path: `/wecom/callback?msg_signature=${sig}&timestamp=${ts}&nonce=${nonce}`,
-    body: `<xml><ToUserName><![CDATA[${KEYS.corpId}]]></ToUserName><Encrypt><![CDATA[${enc}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>`,
-  };
+  const cb = signedCallback(TEST_KEYS, plaintext(i));
+  return { path: `/wecom/callback?${cb.query}`, body: cb.body };
 }
 
 /** POSTs one callback; resolves with its latency in ms, rejects on non-200. */
@@ -78,12 +71,17 @@ export interface BenchApi {
   stop(): Promise<void>;
 }
 
-/** A scratch database, migrated, and the API (src/main.ts) on it as its own process. */
+/**
+ * A scratch database, migrated, and the API (src/main.ts) on it as its own process: in production
+ * mode, so connected as the tests' least-privileged login (TEST_APP_ROLE), as production connects.
+ * App settings in this process's environment (EVIDENCE_BATCH_MAX, PG_POOL_MAX, …) reach the API.
+ */
 export async function startBenchApi(extraArgs: string[] = []): Promise<BenchApi> {
   const db = `hireledger_bench_${randomBytes(3).toString('hex')}`;
   const port = 3900 + Math.floor(Math.random() * 90);
-  const admin = new Client({ connectionString: ADMIN_URL });
+  const admin = new Client({ connectionString: BASE_DATABASE_URL });
   await admin.connect();
+  await ensureTestAppRole(admin);
   await admin.query(`CREATE DATABASE ${db}`);
   if (process.env['BENCH_LOG_STATEMENTS']) await admin.query(`ALTER DATABASE ${db} SET log_min_duration_statement = 0`);
   let child: ChildProcess | undefined;
@@ -94,22 +92,17 @@ export async function startBenchApi(extraArgs: string[] = []): Promise<BenchApi>
     await admin.end();
   };
   try {
-    await migrate(dbUrl(db));
+    await migrate(databaseUrl(db));
     child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', join(__dirname, '..', 'src', 'main.ts')], {
       env: {
         ...process.env,
-        NODE_ENV: 'production',
-        LOG_LEVEL: 'warn',
-        DATABASE_URL: dbUrl(db),
-        REDIS_URL,
-        PORT: String(port),
-        HOST: '127.0.0.1',
-        WECOM_CORP_ID: KEYS.corpId,
-        WECOM_AGENT_ID: '1000002',
-        WECOM_SECRET: 'bench',
-        WECOM_TOKEN: KEYS.token,
-        WECOM_ENCODING_AES_KEY: KEYS.aesKey,
-        QUEUE_PREFIX: `bench_${db}`,
+        ...testEnv({
+          NODE_ENV: 'production',
+          LOG_LEVEL: 'warn',
+          DATABASE_URL: databaseUrl(db, { user: TEST_APP_ROLE }),
+          PORT: String(port),
+          QUEUE_PREFIX: `bench_${db}`,
+        }),
       },
       stdio: ['ignore', 'inherit', 'inherit'],
     });

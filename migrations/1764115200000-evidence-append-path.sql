@@ -68,6 +68,10 @@ BEGIN
 END;
 $$;
 
+-- The recorded_at that evidence_lock() stamped for the batch now being appended: evidence_append()
+-- accepts exactly this value, so a caller cannot backdate its records. NULL between batches.
+ALTER TABLE evidence_counter ADD COLUMN pending_recorded_at timestamptz;
+
 -- Takes the ledger lock (serialising appends across all processes; commit order = seq order) and
 -- returns where the ledger stands and the clock to stamp the batch with. The clock is read after
 -- the lock is held, so recorded_at is the moment of appending, not the moment the batch began to
@@ -81,32 +85,33 @@ BEGIN
         RAISE EXCEPTION 'evidence_counter has no row' USING ERRCODE = 'data_corrupted';
     END IF;
     now := greatest(date_trunc('milliseconds', clock_timestamp()), last_recorded_at);
+    UPDATE evidence_counter SET pending_recorded_at = now WHERE id = 1;
 END;
 $$;
 
 -- Appends one batch. p_rows: [{seq, stream, kind, occurred_at, actor, source, source_ref, payload,
--- raw, payload_sha256, raw_sha256, prev_hash, hash}], p_nodes: [{level, idx, hash (hex)}],
--- p_redeliveries: [{source, source_ref, seq, n}]. Hashes are computed by the caller (the format is
--- JCS, which SQL does not speak) and re-checked by the verifier; everything structural is checked
--- here. Any violation raises 'HL001' and nothing of the batch is written.
-CREATE FUNCTION evidence_append(p_hash_version smallint, p_recorded_at timestamptz, p_rows jsonb, p_nodes jsonb, p_redeliveries jsonb)
+-- raw, payload_sha256, raw_sha256, prev_hash, hash}], p_redeliveries: [{source, source_ref, n}].
+-- Record hashes are computed by the caller (the format is JCS, which SQL does not speak) and
+-- re-checked by the verifier; everything structural is checked here, and the Merkle nodes are
+-- computed here from the stored hashes, so the tree a checkpoint signs is always the tree of the
+-- records. Any violation raises 'HL001' and nothing of the batch is written.
+CREATE FUNCTION evidence_append(p_hash_version smallint, p_recorded_at timestamptz, p_rows jsonb, p_redeliveries jsonb)
 RETURNS bigint
 LANGUAGE plpgsql SECURITY DEFINER SET search_path = pg_catalog, public, pg_temp AS $$
 DECLARE
     old_seq bigint;
-    old_recorded_at timestamptz;
+    stamp timestamptz;
     new_seq bigint;
     n_rows bigint;
     bad record;
-    expected_nodes bigint := 0;
+    lvl int := 1;
     n_nodes bigint;
 BEGIN
-    SELECT c.last_seq, c.last_recorded_at INTO old_seq, old_recorded_at
+    SELECT c.last_seq, c.pending_recorded_at INTO old_seq, stamp
       FROM evidence_counter c WHERE c.id = 1 FOR UPDATE;
-    -- Never earlier than the newest record, never later than the clock (or the newest record,
-    -- when the clock has stepped back since).
-    IF p_recorded_at < old_recorded_at OR p_recorded_at > greatest(clock_timestamp(), old_recorded_at) THEN
-        RAISE EXCEPTION 'recorded_at % is outside [%, now]', p_recorded_at, old_recorded_at USING ERRCODE = 'HL001';
+    IF stamp IS NULL OR p_recorded_at IS DISTINCT FROM stamp THEN
+        RAISE EXCEPTION 'recorded_at must be the time evidence_lock() gave this transaction (%)', stamp
+            USING ERRCODE = 'HL001';
     END IF;
 
     INSERT INTO evidence_records
@@ -144,36 +149,46 @@ BEGIN
      ORDER BY e.stream, e.seq DESC
     ON CONFLICT (stream) DO UPDATE SET seq = EXCLUDED.seq, hash = EXCLUDED.hash;
 
-    -- Exactly the nodes the new leaves complete: at each level L, those with idx in
-    -- [old >> L, new >> L). The primary key refuses duplicates; the count refuses omissions.
-    INSERT INTO evidence_merkle_nodes (level, idx, hash)
-    SELECT m.level, m.idx, decode(m.hash, 'hex')
-      FROM jsonb_to_recordset(p_nodes) AS m(level smallint, idx bigint, hash text)
-     WHERE m.idx >= (old_seq >> m.level) AND m.idx < (new_seq >> m.level);
-    GET DIAGNOSTICS n_nodes = ROW_COUNT;
-    FOR l IN 1..62 LOOP
-        expected_nodes := expected_nodes + ((new_seq >> l) - (old_seq >> l));
+    -- The Merkle nodes the new leaves complete: at level L, idx in [old >> L, new >> L), each
+    -- SHA-256(0x01 || left || right) of its two children (records at level 1, nodes above).
+    WHILE (new_seq >> lvl) > (old_seq >> lvl) LOOP
+        IF lvl = 1 THEN
+            INSERT INTO evidence_merkle_nodes (level, idx, hash)
+            SELECT 1, i, sha256('\x01'::bytea || decode(l.hash, 'hex') || decode(r.hash, 'hex'))
+              FROM generate_series(old_seq >> 1, (new_seq >> 1) - 1) AS i
+              JOIN evidence_records l ON l.seq = 2 * i + 1
+              JOIN evidence_records r ON r.seq = 2 * i + 2;
+        ELSE
+            INSERT INTO evidence_merkle_nodes (level, idx, hash)
+            SELECT lvl, i, sha256('\x01'::bytea || l.hash || r.hash)
+              FROM generate_series(old_seq >> lvl, (new_seq >> lvl) - 1) AS i
+              JOIN evidence_merkle_nodes l ON l.level = lvl - 1 AND l.idx = 2 * i
+              JOIN evidence_merkle_nodes r ON r.level = lvl - 1 AND r.idx = 2 * i + 1;
+        END IF;
+        GET DIAGNOSTICS n_nodes = ROW_COUNT;
+        IF n_nodes <> (new_seq >> lvl) - (old_seq >> lvl) THEN
+            RAISE EXCEPTION 'Merkle level % is missing children', lvl USING ERRCODE = 'HL001';
+        END IF;
+        lvl := lvl + 1;
     END LOOP;
-    IF n_nodes <> expected_nodes OR n_nodes <> jsonb_array_length(p_nodes) THEN
-        RAISE EXCEPTION 'batch must add exactly the % Merkle nodes its leaves complete (got %)', expected_nodes, n_nodes
-            USING ERRCODE = 'HL001';
-    END IF;
 
     INSERT INTO evidence_redeliveries (source, source_ref, seq, deliveries, last_seen_at)
     SELECT d.source, d.source_ref, e.seq, d.n + 1, p_recorded_at
       FROM jsonb_to_recordset(p_redeliveries) AS d(source text, source_ref text, n int)
       JOIN evidence_records e ON e.source = d.source AND e.source_ref = d.source_ref
+     WHERE d.n > 0
     ON CONFLICT (source, source_ref) DO UPDATE
        SET deliveries = evidence_redeliveries.deliveries + EXCLUDED.deliveries - 1,
            last_seen_at = EXCLUDED.last_seen_at;
 
-    UPDATE evidence_counter SET last_seq = new_seq, last_recorded_at = p_recorded_at WHERE id = 1;
+    UPDATE evidence_counter SET last_seq = new_seq, last_recorded_at = p_recorded_at, pending_recorded_at = NULL
+     WHERE id = 1;
     RETURN new_seq;
 END;
 $$;
 
-REVOKE ALL ON FUNCTION evidence_lock(), evidence_append(smallint, timestamptz, jsonb, jsonb, jsonb) FROM PUBLIC;
-GRANT EXECUTE ON FUNCTION evidence_lock(), evidence_append(smallint, timestamptz, jsonb, jsonb, jsonb) TO hireledger_app;
+REVOKE ALL ON FUNCTION evidence_lock(), evidence_append(smallint, timestamptz, jsonb, jsonb) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION evidence_lock(), evidence_append(smallint, timestamptz, jsonb, jsonb) TO hireledger_app;
 
 -- The application role reads the ledger and appends only through the functions above.
 REVOKE INSERT, UPDATE, DELETE, TRUNCATE ON evidence_records, evidence_counter, evidence_heads, evidence_redeliveries

@@ -59,6 +59,28 @@ export function textMessageXml(e: TextMessageEvent): string {
   ]);
 }
 
+export interface EnterAgentEvent {
+  corpId: string;
+  fromUserId: string;
+  createTime: number;
+  agentId: number | string;
+  /** Empty for enter_agent (doc 90240). */
+  eventKey?: string;
+}
+
+/** enter_agent (doc 90240 进入应用) — a member opens the app. */
+export function enterAgentXml(e: EnterAgentEvent): string {
+  return doc([
+    cel('ToUserName', e.corpId),
+    cel('FromUserName', e.fromUserId),
+    nel('CreateTime', e.createTime),
+    cel('MsgType', 'event'),
+    cel('Event', 'enter_agent'),
+    cel('EventKey', e.eventKey ?? ''),
+    nel('AgentID', e.agentId),
+  ]);
+}
+
 /** AgentID WeCom puts in sys_approval_change: the system 审批 app, not the receiving app (§3.2). */
 export const APPROVAL_SYSTEM_AGENT_ID = 3010040;
 

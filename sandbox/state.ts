@@ -11,7 +11,6 @@ import { AppchatState } from './appchat';
 import { validateApplyContents } from './applydata';
 import { approvalAct, buildNodes, CHANGE_EVENT, SP_STATUS, type Approval } from './approvals';
 import type {
-  ApplyContentInput,
   LangText,
   ProcessNodeInput,
   SandboxSeed,
@@ -598,7 +597,7 @@ export class SandboxState {
         creator_userid: a.creator_userid,
         template,
         process: template.default_process,
-        contents: a.contents as ApplyContentInput[],
+        contents: a.contents,
         applyTimeSec,
       });
       for (const act of a.actions) approvalAct(approval, act.userid, act.action, act.speech, applyTimeSec + act.after_seconds);

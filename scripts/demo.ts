@@ -17,10 +17,13 @@ import { createWecomClient } from '../src/wecom/api';
 import { DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_TEMPLATE_ID, offerContents } from '../sandbox/seed';
 import { createSandbox } from '../sandbox/server';
 
+/** The demo corp (the sandbox's seeded one) and its credentials: the sandbox and the app share them. */
 const KEYS = {
+  corpId: DEMO_CORP_ID,
+  agentId: DEMO_AGENT_ID,
   secret: 'HireLedgerSandboxDemoSecret0000000000000000',
   token: 'HireLedgerSandboxToken',
-  encodingAesKey: 'HireLedgerSandboxDemoEncodingAESKey20261122',
+  encodingAESKey: 'HireLedgerSandboxDemoEncodingAESKey20261122',
 };
 
 const env = (name: string, fallback: string): string => {
@@ -33,6 +36,28 @@ const SANDBOX_PORT = Number(env('WECOM_SANDBOX_PORT', '3100'));
 const DATABASE_URL = env('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/hireledger_demo');
 const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379');
 const LOG_LEVEL = env('LOG_LEVEL', 'warn');
+
+/**
+ * The app's environment in the demo, the API's and the worker's alike: this process's environment,
+ * with the demo's database, Redis, port, corp and keys, and the sandbox as WeCom.
+ */
+function demoAppEnv(wecomApiBase: string): NodeJS.ProcessEnv {
+  return {
+    ...process.env,
+    LOG_LEVEL,
+    DATABASE_URL,
+    REDIS_URL,
+    HOST: '127.0.0.1',
+    PORT: String(PORT),
+    WECOM_CORP_ID: KEYS.corpId,
+    WECOM_AGENT_ID: String(KEYS.agentId),
+    WECOM_SECRET: KEYS.secret,
+    WECOM_TOKEN: KEYS.token,
+    WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
+    WECOM_API_BASE: wecomApiBase,
+    QUEUE_PREFIX: 'hireledger-demo',
+  };
+}
 
 /** Creates the demo database when it does not exist yet (a fresh machine). */
 async function ensureDatabase(url: string): Promise<void> {
@@ -104,30 +129,12 @@ async function main(): Promise<void> {
   const sandbox = await createSandbox({
     port: SANDBOX_PORT,
     host: '127.0.0.1',
-    corpId: DEMO_CORP_ID,
-    agentId: DEMO_AGENT_ID,
-    secret: KEYS.secret,
-    token: KEYS.token,
-    encodingAESKey: KEYS.encodingAesKey,
+    ...KEYS,
     callbackUrl: `${apiUrl}/wecom/callback`,
   });
   closeSandbox = () => sandbox.close();
 
-  const appEnv: NodeJS.ProcessEnv = {
-    ...process.env,
-    LOG_LEVEL,
-    DATABASE_URL,
-    REDIS_URL,
-    HOST: '127.0.0.1',
-    PORT: String(PORT),
-    WECOM_CORP_ID: DEMO_CORP_ID,
-    WECOM_AGENT_ID: String(DEMO_AGENT_ID),
-    WECOM_SECRET: KEYS.secret,
-    WECOM_TOKEN: KEYS.token,
-    WECOM_ENCODING_AES_KEY: KEYS.encodingAesKey,
-    WECOM_API_BASE: sandbox.url,
-    QUEUE_PREFIX: 'hireledger-demo',
-  };
+  const appEnv = demoAppEnv(sandbox.url);
   children.push(start('api', 'src/main.ts', appEnv), start('worker', 'src/worker.ts', appEnv));
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
@@ -188,7 +195,7 @@ async function main(): Promise<void> {
       { summary_info: [{ text: '候选人：林晓', lang: 'zh_CN' }] },
       { summary_info: [{ text: '岗位：后端开发工程师', lang: 'zh_CN' }] },
     ],
-  } as Parameters<typeof wecom.oa.applyEvent>[0]);
+  });
   await wecom.message.send(
     { touser: 'liqiang', msgtype: 'text', text: { content: `【HireLedger】林晓的录用审批（${spNo}）待您处理。` } },
     { idempotencyKey: `demo-${runTag}-approval-reminder` },

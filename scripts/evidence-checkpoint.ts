@@ -1,6 +1,7 @@
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
 import { loadConfigOrExit } from '../src/config/env';
+import { createLedger } from '../src/evidence';
 import { checkpointerFromConfig } from '../src/jobs/checkpoints';
 import { createLogger } from '../src/observability/logger';
 import { wecomClientFromConfig } from '../src/wecom/api';
@@ -14,13 +15,17 @@ import { wecomClientFromConfig } from '../src/wecom/api';
  */
 async function main(): Promise<void> {
   const config = loadConfigOrExit();
-  const logger = createLogger(config.LOG_LEVEL === 'info' ? 'warn' : config.LOG_LEVEL, 'evidence-checkpoint');
+  // stdout carries the signed note alone; every log line goes to stderr.
+  const logger = createLogger(config.LOG_LEVEL, 'evidence-checkpoint', { to: 'stderr' });
   const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
   pool.on('error', () => undefined);
   const redis = new Redis(config.REDIS_URL, { maxRetriesPerRequest: 1, lazyConnect: true });
   redis.on('error', () => undefined);
+  // The client requires a ledger; this script sends nothing to a person (witness posts are recorded by the
+  // checkpointer in evidence_checkpoint_witnesses), so nothing is appended to it here.
+  const ledger = createLedger({ pool });
   try {
-    const wecom = wecomClientFromConfig(config, { redis, logger });
+    const wecom = wecomClientFromConfig(config, { redis, logger, ledger });
     const checkpointer = await checkpointerFromConfig(config, { pool, logger, wecom });
     if (!checkpointer) throw new Error('EVIDENCE_SIGNING_KEY_FILE is not set (npm run evidence:keygen makes a key)');
     const { checkpoint, witnesses } = await checkpointer.take();
@@ -33,6 +38,7 @@ async function main(): Promise<void> {
     }
   } finally {
     redis.disconnect();
+    await ledger.close();
     await pool.end();
   }
 }

@@ -6,10 +6,13 @@ import type { Pool } from 'pg';
 import type { Config } from './config/env';
 import { checkpointOrigin, createLedger, latestCheckpoint, type Ledger } from './evidence';
 import type { QueueSet } from './jobs/queues';
+import { combineModules } from './jobs/registry';
 import { checkHealth } from './observability/health';
 import type { Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
+import type { HireLedgerModule } from './platform/module';
 import { callbackRoutes } from './wecom/callback-route';
+import { createExternalContactIds } from './wecom/external-contacts';
 
 export interface AppDeps {
   config: Config;
@@ -19,6 +22,8 @@ export interface AppDeps {
   logger: Logger;
   /** Built H5 frontend to serve at /h5/ (skipped when absent). */
   h5Dir?: string;
+  /** The modules of src/modules.ts: their routes are registered here (none: the app without domains). */
+  modules?: readonly HireLedgerModule[];
   /** Injected in tests that move the clock; defaults to Date.now. */
   now?: () => number;
 }
@@ -34,6 +39,8 @@ export interface App {
 /** Builds the HTTP app from its dependencies; main.ts and the tests are thin callers of this. */
 export async function buildApp(deps: AppDeps): Promise<App> {
   const { config } = deps;
+  // The same wiring checks as the worker's: a conflict between modules stops the API too.
+  const modules = combineModules(deps.modules ?? []);
   const metrics = createMetrics();
   const ledger = createLedger({
     pool: deps.pool,
@@ -73,10 +80,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
       },
       ledger,
+      externalContacts: createExternalContactIds(deps.pool),
       metrics,
       ...(deps.now ? { now: deps.now } : {}),
     }),
   );
+
+  // Each module's routes in a scope of their own (their hooks and error handlers stay theirs).
+  for (const { routes } of modules.routes) await server.register(routes);
 
   server.get('/health', async (_req, reply) => {
     const report = await checkHealth(deps);
@@ -104,7 +115,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   // a root hash, nothing about anyone.
   const origin = checkpointOrigin(config.WECOM_CORP_ID);
   server.get('/evidence/checkpoint', async (_req, reply) => {
-    const latest = await latestCheckpoint(deps.pool, origin);
+    const latest = await latestCheckpoint(deps.pool, origin, config.EVIDENCE_VERIFIER_KEY);
     if (!latest) return reply.code(404).send({ error: 'no_checkpoint', message: '尚未生成存证检查点' });
     return reply
       .type('text/plain; charset=utf-8')

@@ -1,9 +1,10 @@
 import { loadConfigOrExit } from './config/env';
-import { createCallbackWorker } from './jobs/callback-worker';
+import { createLedger } from './evidence';
 import { checkpointerFromConfig, startCheckpointJobs } from './jobs/checkpoints';
-import { createDispatcher } from './jobs/dispatcher';
-import { QUEUES, createQueues } from './jobs/queues';
+import { startWorkerRuntime } from './jobs/runtime';
+import { createModules } from './modules';
 import { createLogger } from './observability/logger';
+import { createMetrics } from './observability/metrics';
 import { onShutdown, openConnections } from './runtime';
 import { wecomClientFromConfig } from './wecom/api';
 
@@ -11,19 +12,14 @@ async function main(): Promise<void> {
   const config = loadConfigOrExit();
   const logger = createLogger(config.LOG_LEVEL, 'hireledger-worker');
   const { pool, redis } = await openConnections(config, 'worker', logger);
-  const queues = createQueues(redis, config.QUEUE_PREFIX);
-  const callbacksQueue = queues.byName.get(QUEUES.callbacks);
-  if (!callbacksQueue) throw new Error('callbacks queue missing');
+  const metrics = createMetrics();
 
-  const dispatcher = createDispatcher({ pool, queue: callbacksQueue, logger });
-  const worker = createCallbackWorker({ pool, connection: redis, prefix: config.QUEUE_PREFIX, logger });
-  worker.on('failed', (job, err) => logger.warn({ jobId: job?.id, err: err.message }, 'callback job failed'));
-  worker.on('error', (err) => logger.error({ err: err.message }, 'callback worker error'));
-  dispatcher.start();
+  // The client records every message it sends to a person here (intent before, outcome after the request).
+  const ledger = createLedger({ pool });
+  const wecom = wecomClientFromConfig(config, { redis, logger, ledger });
 
   // Signed, witnessed checkpoints are what make a consistent rewrite of the ledger visible; a
   // production worker without a signing key would quietly give that up, so it refuses to start.
-  const wecom = wecomClientFromConfig(config, { redis, logger });
   const checkpointer = await checkpointerFromConfig(config, { pool, logger, wecom });
   if (!checkpointer && config.NODE_ENV === 'production') {
     throw new Error(
@@ -31,6 +27,18 @@ async function main(): Promise<void> {
     );
   }
   if (!checkpointer) logger.warn('EVIDENCE_SIGNING_KEY_FILE is not set: no evidence checkpoints will be taken');
+
+  // The modules' handlers, consumers and jobs; a wiring conflict between modules stops the start here.
+  const runtime = await startWorkerRuntime({
+    corpId: config.WECOM_CORP_ID,
+    pool,
+    connection: redis,
+    prefix: config.QUEUE_PREFIX,
+    ledger,
+    modules: createModules({ pool, wecom }),
+    logger,
+    metrics,
+  });
   const checkpoints = checkpointer
     ? await startCheckpointJobs({
         checkpointer,
@@ -39,15 +47,15 @@ async function main(): Promise<void> {
         corpId: config.WECOM_CORP_ID,
         intervalSeconds: config.EVIDENCE_CHECKPOINT_INTERVAL_SECONDS,
         logger,
+        metrics,
       })
     : undefined;
   logger.info('worker started');
 
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
-    await dispatcher.stop();
-    await worker.close(); // waits for in-flight jobs
+    await runtime.close(); // stops following the ledger, waits for in-flight jobs
     await checkpoints?.close();
-    await queues.close();
+    await ledger.close(); // after everything that could send: their outcomes are flushed
     redis.disconnect();
     await pool.end();
   });

@@ -13,7 +13,13 @@ describe('GET /health', () => {
     expect(res.status).toBe(200);
     const body = (await res.json()) as HealthReport;
     expect(body.status).toBe('ok');
-    expect(Object.keys(body.checks).sort()).toEqual(['postgres', 'queue:evidence-checkpoints', 'queue:wecom-callbacks', 'redis']);
+    expect(Object.keys(body.checks).sort()).toEqual([
+      'postgres',
+      'queue:evidence-checkpoints',
+      'queue:ledger-consumers',
+      'queue:module-jobs',
+      'redis',
+    ]);
   });
 
   test('503 naming PostgreSQL when it does not answer (a real pool pointed at a closed port)', async () => {

@@ -74,6 +74,7 @@ function parseSummary(v: unknown): { summary_info: LangText[] }[] | undefined {
         const lang = t['lang'] ?? 'zh_CN';
         // A classic bug: "zh-CN" (hyphen) instead of "zh_CN".
         if (lang !== 'zh_CN' && lang !== 'en')
+          // eslint-disable-next-line @typescript-eslint/no-base-to-string -- echoes whatever the caller sent, as WeCom does
           throw new WecomApiError(301025, `summary_list lang must be zh_CN or en, got ${String(lang)}`);
         if ([...t['text']].length > 20) throw new WecomApiError(301025, 'summary_list text at most 20 characters');
         return { text: t['text'], lang };
@@ -164,6 +165,7 @@ export function registerOaRoutes(app: FastifyInstance, ctx: SandboxContext): voi
       if (!isRecord(f) || typeof f['key'] !== 'string' || !FILTER_KEYS.includes(f['key']))
         throw new WecomApiError(301025, 'invalid filter key');
       const key = f['key'];
+      // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a filter value is compared as text, whatever was sent
       const value = String(f['value'] ?? '');
       if (key === 'department') departments.push(value);
       else {

@@ -58,6 +58,7 @@ export function registerPageRoutes(app: FastifyInstance, ctx: SandboxContext): v
       .map((m) => {
         const part = m.request[m.msgtype];
         const rec = typeof part === 'object' && part !== null ? (part as Record<string, unknown>) : {};
+        // eslint-disable-next-line @typescript-eslint/no-base-to-string -- a one-line preview of whatever the app sent
         const summary = String(rec['content'] ?? rec['title'] ?? rec['card_type'] ?? '');
         const dropped =
           m.droppedByRateLimit.length > 0

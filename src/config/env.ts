@@ -55,6 +55,20 @@ const schema = z.object({
    * Only the worker and `npm run evidence:checkpoint` read it; it never enters the database.
    */
   EVIDENCE_SIGNING_KEY_FILE: z.string().min(1).optional(),
+  /**
+   * Where the worker keeps the last checkpoint it signed, outside the database (a writable volume).
+   * Before signing the next one it checks the ledger still extends it, so an administrator who
+   * rewrites the ledger and deletes the stored checkpoints cannot get the rewrite signed.
+   */
+  EVIDENCE_CHECKPOINT_STATE_FILE: z.string().min(1).optional(),
+  /**
+   * The verifier key (`<origin>+<id>+<key>`, printed by evidence:keygen). When set, the API
+   * publishes only checkpoints that verify with it, never a row someone else inserted.
+   */
+  EVIDENCE_VERIFIER_KEY: z
+    .string()
+    .regex(/^[^\s+]+\+[0-9a-f]{8}\+[A-Za-z0-9+/]+=*$/, 'must be a verifier key <origin>+<8 hex>+<base64>')
+    .optional(),
   /** How often the worker signs and witnesses a checkpoint (RELIABILITY F19: at most 10 minutes). */
   EVIDENCE_CHECKPOINT_INTERVAL_SECONDS: intFrom(10, 3600).default(600),
   /** RFC 3161 time-stamping authority that also witnesses each checkpoint (optional). */
@@ -67,7 +81,7 @@ const schema = z.object({
   /** Group robot webhook key where checkpoints are posted (optional; a secret). */
   WECOM_CHECKPOINT_WEBHOOK_KEY: z
     .string()
-    .regex(/^[A-Za-z0-9-]{1,128}$/, 'must be the key= value of the robot webhook URL')
+    .regex(/^[A-Za-z0-9-]{8,128}$/, 'must be the key= value of the robot webhook URL (8 to 128 letters, digits or -)')
     .optional(),
   PG_POOL_MAX: intFrom(1, 200).default(10),
   PG_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(5000),

@@ -1,6 +1,9 @@
 import type { Pool } from 'pg';
 import type { JsonValue } from './canonical';
-import { formatCheckpoint, signNote, verifierKeyOf } from './checkpoint';
+import { readFile, rename, writeFile } from 'node:fs/promises';
+import { formatCheckpoint, openCheckpoint, signNote, verifierKeyOf } from './checkpoint';
+import { verifyConsistency } from './merkle';
+import { createMerkleStore } from './merkle-store';
 import { MerkleFrontier, type MerkleNode } from './merkle';
 import type { SigningKey } from './signing-key';
 import { requestTimestamp } from './tsa';
@@ -94,6 +97,12 @@ export interface WitnessOutcome {
 export interface CheckpointerDeps {
   pool: Pool;
   origin: string;
+  /**
+   * A file outside the database where the last signed checkpoint is kept (and read back before the
+   * next one is signed). Without it, an administrator who rewrites the ledger and deletes the stored
+   * checkpoints could get the next checkpoint signed over the rewritten history.
+   */
+  stateFile?: string;
   signer: CheckpointSigner;
   witnesses: readonly CheckpointWitness[];
   logger?: { info(obj: object, msg: string): void; warn(obj: object, msg: string): void };
@@ -159,14 +168,34 @@ function toCheckpoint(r: CheckpointRow): StoredCheckpoint {
   };
 }
 
-/** The newest stored checkpoint of the ledger named `origin`, or null. */
-export async function latestCheckpoint(pool: Pool, origin: string): Promise<StoredCheckpoint | null> {
+/** The key refuses to sign: the ledger no longer extends a checkpoint it signed before. */
+export class CheckpointRefusedError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'CheckpointRefusedError';
+  }
+}
+
+/**
+ * The newest stored checkpoint of the ledger named `origin`, or null. With a verifier key, the
+ * newest one that verifies with it: a row inserted by anyone but the signer is skipped.
+ */
+export async function latestCheckpoint(pool: Pool, origin: string, verifierKey?: string): Promise<StoredCheckpoint | null> {
   const { rows } = await pool.query<CheckpointRow>(
     `SELECT id, origin, tree_size, root_hash, note, created_at FROM evidence_checkpoints
-      WHERE origin = $1 ORDER BY id DESC LIMIT 1`,
-    [origin],
+      WHERE origin = $1 ORDER BY id DESC LIMIT $2`,
+    [origin, verifierKey === undefined ? 1 : 50],
   );
-  return rows[0] ? toCheckpoint(rows[0]) : null;
+  for (const r of rows) {
+    if (verifierKey === undefined) return toCheckpoint(r);
+    try {
+      openCheckpoint(r.note, verifierKey, origin);
+      return toCheckpoint(r);
+    } catch {
+      // forged or foreign: not ours to publish
+    }
+  }
+  return null;
 }
 
 /** Every stored checkpoint of the ledger named `origin`, oldest first (for verification). */
@@ -213,9 +242,64 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
     }
   }
 
+  /** The checkpoints this key signed before: the state file's, and the newest stored one that verifies. */
+  async function previousHeads(): Promise<{ size: number; rootHash: Buffer; where: string }[]> {
+    const heads: { size: number; rootHash: Buffer; where: string }[] = [];
+    if (deps.stateFile) {
+      let text: string | undefined;
+      try {
+        text = await readFile(deps.stateFile, 'utf8');
+      } catch (err) {
+        if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+      }
+      // A state file that does not verify is refused loudly: it is ours, so it was tampered with.
+      if (text !== undefined) heads.push({ ...openCheckpoint(text, signer.keyId, deps.origin), where: deps.stateFile });
+    }
+    const { rows } = await pool.query<CheckpointRow>(
+      `SELECT id, origin, tree_size, root_hash, note, created_at FROM evidence_checkpoints
+        WHERE origin = $1 ORDER BY id DESC LIMIT 20`,
+      [deps.origin],
+    );
+    for (const r of rows) {
+      try {
+        heads.push({ ...openCheckpoint(r.note, signer.keyId, deps.origin), where: `stored checkpoint ${r.id}` });
+        break;
+      } catch {
+        // Not signed by this key (forged, or another key's): it vouches for nothing.
+      }
+    }
+    return heads;
+  }
+
+  /** Refuses unless the current tree extends every checkpoint this key signed before. */
+  async function checkExtends(head: { size: number; rootHash: Buffer }): Promise<void> {
+    const store = createMerkleStore(pool);
+    for (const prev of await previousHeads()) {
+      const ok =
+        prev.size <= head.size &&
+        (prev.size === head.size
+          ? prev.rootHash.equals(head.rootHash)
+          : prev.size === 0 ||
+            verifyConsistency(
+              prev.size,
+              head.size,
+              (await store.consistencyProof(prev.size, head.size)).path,
+              prev.rootHash,
+              head.rootHash,
+            ));
+      if (!ok) {
+        throw new CheckpointRefusedError(
+          `the ledger (${head.size} records) does not extend the checkpoint of ${prev.size} records in ${prev.where}: ` +
+            'it was rewritten or cut; not signing (run npm run evidence:verify -- --checkpoint <that checkpoint>)',
+        );
+      }
+    }
+  }
+
   return {
     async take() {
       const head = await currentTreeHead(pool);
+      await checkExtends(head);
       const note = signer.sign(signer.body(head.size, head.rootHash));
       const { rows } = await pool.query<CheckpointRow>(
         `INSERT INTO evidence_checkpoints (origin, tree_size, root_hash, note, key_id) VALUES ($1, $2, $3, $4, $5)
@@ -223,6 +307,11 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
         [deps.origin, head.size, head.rootHash, note, signer.keyId],
       );
       const checkpoint = toCheckpoint(rows[0] as CheckpointRow);
+      if (deps.stateFile) {
+        // Written after the database copy, replaced atomically: a crash leaves the old or the new.
+        await writeFile(`${deps.stateFile}.tmp`, note, { mode: 0o600 });
+        await rename(`${deps.stateFile}.tmp`, deps.stateFile);
+      }
       deps.logger?.info({ checkpoint: checkpoint.id, size: checkpoint.size }, 'evidence checkpoint signed');
       const witnesses: WitnessOutcome[] = [];
       for (const w of deps.witnesses) witnesses.push(await attempt(checkpoint, w));
@@ -242,7 +331,16 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
             ORDER BY c.id`,
           [deps.origin, w.name, maxAttempts],
         );
-        for (const r of rows) outcomes.push(await attempt(toCheckpoint(r), w));
+        for (const r of rows) {
+          // Only what this key signed is posted: a row inserted by anyone else is not a checkpoint.
+          try {
+            openCheckpoint(r.note, signer.keyId, deps.origin);
+          } catch {
+            deps.logger?.warn({ checkpoint: r.id }, 'stored checkpoint does not verify with the signing key; not posting it');
+            continue;
+          }
+          outcomes.push(await attempt(toCheckpoint(r), w));
+        }
       }
       return outcomes;
     },

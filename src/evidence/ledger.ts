@@ -1,6 +1,5 @@
 import type { Pool, PoolClient, QueryResult } from 'pg';
 import { canonicalize, type JsonValue } from './canonical';
-import { MerkleFrontier } from './merkle';
 import { HASH_VERSION, leafHashOfHeader, sha256Hex } from './record';
 import type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
 
@@ -146,7 +145,8 @@ export function createLedger(opts: LedgerOptions): Ledger {
       try {
         prepared = prepare(entry);
       } catch (err) {
-        return Promise.reject(err as Error);
+        // eslint-disable-next-line @typescript-eslint/prefer-promise-reject-errors -- rejects with what prepare() threw, unchanged
+        return Promise.reject(err);
       }
       return new Promise<AppendResult>((resolve, reject) => {
         queue.push({ entry, ...prepared, resolve, reject });
@@ -246,7 +246,7 @@ async function rollback(client: PoolClient): Promise<boolean> {
 }
 
 type KnownRow = {
-  t: 'dup' | 'head' | 'node' | 'leaf';
+  t: 'dup' | 'head';
   k1: string;
   k2: string | null;
   seq: string;
@@ -311,9 +311,7 @@ async function appendLocked(
   const knownQuery = client.query<KnownRow>({
     // LATERAL keeps this an index probe per key. Planned per call on purpose: a cached generic
     // plan scanned instead and cost ten times more. Payloads come back only for keys already
-    // stored (redeliveries), to tell a redelivery from a distinct event sharing its key. The
-    // last two branches read the Merkle frontier of the current tree, so the new nodes can be
-    // computed without another round trip under the lock.
+    // stored (redeliveries), to tell a redelivery from a distinct event sharing its key.
     text: `SELECT 'dup' AS t, r.source AS k1, r.source_ref AS k2, r.seq, r.hash, r.payload
              FROM unnest($1::text[], $2::text[]) AS q(source, source_ref)
              CROSS JOIN LATERAL (
@@ -322,15 +320,7 @@ async function appendLocked(
              ) r
            UNION ALL
            SELECT 'head', h.stream, NULL, h.seq, h.hash, NULL FROM evidence_heads h WHERE h.stream = ANY($3::text[])
-           UNION ALL
-           SELECT 'node', m.level::text, NULL, m.idx, encode(m.hash, 'hex'), NULL
-             FROM evidence_counter c CROSS JOIN generate_series(1, 62) AS l(level)
-             JOIN evidence_merkle_nodes m ON m.level = l.level AND m.idx = (c.last_seq >> l.level) - 1
-            WHERE c.id = 1 AND (c.last_seq >> l.level) & 1 = 1
-           UNION ALL
-           SELECT 'leaf', '0', NULL, e.seq, e.hash, NULL
-             FROM evidence_counter c JOIN evidence_records e ON e.seq = c.last_seq
-            WHERE c.id = 1 AND c.last_seq & 1 = 1`,
+`,
     values: [probeSources, probeRefs, streams],
   });
   // Both are awaited together so that a failure of either is seen (and none goes unhandled).
@@ -352,17 +342,13 @@ async function appendLocked(
       if (actual !== expected) throw new StaleStreamError(stream, expected, actual);
     }
   };
-  const frontier: { level: number; idx: number; hash: Buffer }[] = [];
   for (const r of known.rows) {
     if (r.t === 'dup') existing.set(refKey(r.k1, r.k2 ?? ''), { seq: Number(r.seq), hash: r.hash, payload: r.payload });
-    else if (r.t === 'head') heads.set(r.k1, r.hash);
-    else frontier.push({ level: Number(r.k1), idx: Number(r.seq) - (r.t === 'leaf' ? 1 : 0), hash: Buffer.from(r.hash, 'hex') });
+    else heads.set(r.k1, r.hash);
   }
   checkHeads();
-  const tree = MerkleFrontier.fromNodes(seq, frontier);
 
   const rows: string[] = [];
-  const nodes: string[] = [];
   const duplicates = new Map<string, { source: string; source_ref: string; n: number }>();
   const duplicate = (source: string, sourceRef: string, prior: Stored): AppendResult => {
     const key = refKey(source, sourceRef);
@@ -417,8 +403,6 @@ async function appendLocked(
     });
     heads.set(e.stream, hash);
     existing.set(refKey(e.source, sourceRef), { seq, hash, payload: null, jcs: payloadJcs });
-    for (const n of tree.push(Buffer.from(hash, 'hex')))
-      nodes.push(`{"level":${n.level},"idx":${n.idx},"hash":"${n.hash.toString('hex')}"}`);
     // One JSON object per row, with payload and raw spliced in as the JSON they already are.
     rows.push(
       `{"seq":${seq},"stream":${JSON.stringify(e.stream)},"kind":${JSON.stringify(e.kind)},` +
@@ -431,12 +415,12 @@ async function appendLocked(
   });
 
   // The whole batch travels as one JSON document that PostgreSQL parses once; far cheaper than
-  // one array parameter per column. evidence_append() checks the structure and moves the counter,
-  // heads, Merkle nodes and redelivery counts (the app role may do none of that directly).
+  // one array parameter per column. evidence_append() checks the structure, computes the Merkle
+  // nodes and moves the counter, heads and redelivery counts (the app role may do none of that).
   const insert = client.query({
     name: 'evidence-append',
-    text: 'SELECT evidence_append($1, $2, $3::jsonb, $4::jsonb, $5::jsonb) AS last_seq',
-    values: [HASH_VERSION, recordedAt, `[${rows.join(',')}]`, `[${nodes.join(',')}]`, JSON.stringify([...duplicates.values()])],
+    text: 'SELECT evidence_append($1, $2, $3::jsonb, $4::jsonb) AS last_seq',
+    values: [HASH_VERSION, recordedAt, `[${rows.join(',')}]`, JSON.stringify([...duplicates.values()])],
   });
   const commit = client.query('COMMIT');
   sentCommit();

@@ -221,7 +221,8 @@ async function post(request: Buffer, opts: TimestampOptions): Promise<Buffer> {
     const chunks: Buffer[] = [];
     let total = 0;
     if (res.body) {
-      for await (const chunk of res.body) {
+      // fetch's body is typed ReadableStream<any>; its chunks are bytes.
+      for await (const chunk of res.body as ReadableStream<Uint8Array>) {
         total += chunk.length;
         if (total > max) throw new TimestampError('malformed', `the TSA's answer is larger than ${max} bytes`);
         chunks.push(Buffer.from(chunk));

@@ -12,9 +12,11 @@ import {
   type CheckpointWitness,
 } from '../evidence';
 import type { Logger } from '../observability/logger';
+import type { Metrics } from '../observability/metrics';
 import { createWecomCheckpointWitness } from '../wecom/checkpoint-witness';
 import type { WecomClient } from '../wecom/api';
-import { QUEUES } from './queues';
+import { withJobPolicy } from './error-policy';
+import { CHECKPOINT_JOB, QUEUES, corpQueue, schedulerId } from './names';
 
 /**
  * The scheduled checkpoint: every EVIDENCE_CHECKPOINT_INTERVAL_SECONDS the worker signs the
@@ -46,7 +48,14 @@ export async function checkpointerFromConfig(
   if (config.EVIDENCE_TSA_URL) witnesses.push(tsaWitness(config.EVIDENCE_TSA_URL));
   if (witnesses.length === 0)
     deps.logger.warn('evidence checkpoints have no witness configured: they are signed but not anchored outside the database');
-  return createCheckpointer({ pool: deps.pool, origin, signer: checkpointSigner(origin, key), witnesses, logger: deps.logger });
+  return createCheckpointer({
+    pool: deps.pool,
+    origin,
+    signer: checkpointSigner(origin, key),
+    witnesses,
+    logger: deps.logger,
+    ...(config.EVIDENCE_CHECKPOINT_STATE_FILE ? { stateFile: config.EVIDENCE_CHECKPOINT_STATE_FILE } : {}),
+  });
 }
 
 export interface CheckpointJobs {
@@ -60,20 +69,26 @@ export async function startCheckpointJobs(opts: {
   corpId: string;
   intervalSeconds: number;
   logger: Logger;
+  metrics: Pick<Metrics, 'jobFailures'>;
 }): Promise<CheckpointJobs> {
-  const queue = new Queue(QUEUES.checkpoints, { connection: opts.connection, prefix: opts.prefix });
+  const name = corpQueue(QUEUES.checkpoints, opts.corpId);
+  const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
   await queue.upsertJobScheduler(
-    `checkpoint:${opts.corpId}`,
+    schedulerId(opts.corpId, CHECKPOINT_JOB),
     { every: opts.intervalSeconds * 1000 },
-    { name: 'checkpoint', data: { corpId: opts.corpId }, opts: { removeOnComplete: 100, removeOnFail: 100 } },
+    // One attempt: the next scheduled run is the retry, and it retries the witnesses that failed.
+    { name: CHECKPOINT_JOB, data: { corpId: opts.corpId }, opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 } },
   );
   const worker = new Worker(
-    QUEUES.checkpoints,
-    async () => {
-      const taken = await opts.checkpointer.take();
-      const retried = await opts.checkpointer.retryWitnesses();
-      return { id: taken.checkpoint.id, size: taken.checkpoint.size, witnesses: taken.witnesses, retried: retried.length };
-    },
+    name,
+    withJobPolicy(
+      async () => {
+        const taken = await opts.checkpointer.take();
+        const retried = await opts.checkpointer.retryWitnesses();
+        return { id: taken.checkpoint.id, size: taken.checkpoint.size, witnesses: taken.witnesses, retried: retried.length };
+      },
+      { queue: QUEUES.checkpoints, log: opts.logger, metrics: opts.metrics },
+    ),
     // One at a time: two checkpoints racing would only waste witness posts.
     { connection: opts.connection, prefix: opts.prefix, concurrency: 1 },
   );

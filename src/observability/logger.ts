@@ -4,8 +4,12 @@ import pino from 'pino';
 /** pino, as Fastify uses it. Times are UTC ISO-8601; redaction keeps secrets and tokens out of logs. */
 export type Logger = FastifyBaseLogger;
 
-export function createLogger(level: string, name: string): Logger {
-  return pino({
+/**
+ * `to: 'stderr'` for commands whose stdout is their result (e.g. evidence:checkpoint prints the
+ * signed note alone, to be saved as a file).
+ */
+export function createLogger(level: string, name: string, opts: { to?: 'stdout' | 'stderr' } = {}): Logger {
+  const options = {
     name,
     level,
     timestamp: pino.stdTimeFunctions.isoTime,
@@ -13,5 +17,6 @@ export function createLogger(level: string, name: string): Logger {
       paths: ['req.headers.authorization', 'req.headers.cookie', '*.access_token', '*.secret', '*.corpsecret'],
       censor: '[redacted]',
     },
-  }) as unknown as Logger;
+  };
+  return opts.to === 'stderr' ? pino(options, pino.destination(2)) : pino(options);
 }

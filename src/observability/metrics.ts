@@ -36,6 +36,12 @@ export function createMetrics() {
       buckets: [1, 2, 4, 8, 16, 32, 64, 128, 256, 512],
       registers: [registry],
     }),
+    jobFailures: new Counter({
+      name: 'hireledger_job_failures_total',
+      help: 'Failed job attempts by queue, job (or ledger consumer) and what the job policy made of them: permanent (given up and recorded), rate_limited (delayed by the window hit), transient (retried with back-off)',
+      labelNames: ['queue', 'job', 'class'] as const,
+      registers: [registry],
+    }),
     evidenceBatchDuration: new Histogram({
       name: 'hireledger_evidence_batch_duration_seconds',
       help: 'Duration of one evidence group commit',

@@ -1,7 +1,17 @@
 import { createHash } from 'node:crypto';
 import { canonicalize, contentDigest, type EvidenceEntry, type JsonValue } from '../evidence';
 import type { RedeliveryRule } from '../evidence/types';
+import { isCallbackType } from './callbacks';
 import { JsonShapeError, parseJsonLossless } from './json';
+import {
+  CALLBACK_KEYS,
+  CALLBACK_SOURCE,
+  WECOM_STREAMS,
+  callbackKind,
+  callbackPayloadType,
+  callbackSourceRef,
+  memberUserId,
+} from './names';
 import { XmlError, childOf, isNode, parseWecomXml, textOf, type XmlNode, type XmlValue } from './xml';
 
 /**
@@ -19,26 +29,7 @@ import { XmlError, childOf, isNode, parseWecomXml, textOf, type XmlNode, type Xm
  * is stored is a redelivery only when its parsed fields equal the stored ones.
  */
 
-/** Event and message types HireLedger knows. Anything else is still stored, as `unknown`. */
-const KNOWN_TYPES = new Set([
-  'message.text',
-  'message.image',
-  'message.voice',
-  'message.video',
-  'message.location',
-  'message.link',
-  'event.sys_approval_change',
-  'event.change_external_contact',
-  'event.kf_msg_or_event',
-  'event.kf_account_auth_change',
-  'event.template_card_event',
-  'event.msgaudit_notify',
-  'event.subscribe',
-  'event.unsubscribe',
-  'event.enter_agent',
-]);
-
-export const CALLBACK_SOURCE = 'wecom.callback';
+export { CALLBACK_SOURCE };
 
 /** Deepest nesting of a JSON message whose fields are derived (the XML bound is the same). */
 export const MAX_FIELD_DEPTH = 64;
@@ -134,15 +125,47 @@ export function storableText(bytes: Uint8Array): string | undefined {
   return text.includes('\u0000') ? undefined : text;
 }
 
-export function classifyCallback(cb: InboundCallback): ClassifiedCallback {
+/** A decrypted callback read once: its text, parsed fields and type, before any id is resolved. */
+export interface ReadCallback {
+  cb: InboundCallback;
+  text: string | undefined;
+  derived: Derived;
+  type: string;
+}
+
+export function readCallback(cb: InboundCallback): ReadCallback {
   const text = storableText(cb.plaintext);
   const derived = deriveFields(text);
   const f = derived.fields;
+  const msgType = textOf(f, 'MsgType') ?? '';
+  const type = f ? (msgType === 'event' ? `event.${textOf(f, 'Event') ?? ''}` : `message.${msgType}`) : 'unparsed';
+  return { cb, text, derived, type };
+}
+
+/**
+ * The external_userid whose opaque id the record needs (a customer-contact event names one), so
+ * the caller can resolve it (external-contacts.ts) before `classifyRead`.
+ */
+export function externalUserIdOf(read: ReadCallback): string | undefined {
+  if (read.type !== 'event.change_external_contact') return undefined;
+  return textOf(read.derived.fields, 'ExternalUserID') || undefined;
+}
+
+/**
+ * Kind, stream, key and payload of a verified callback. `contactIds` maps the external_userid of
+ * `externalUserIdOf` to its opaque id; without it a customer-contact event cannot be keyed, and
+ * this throws (the route then stores the callback unparsed rather than lose it).
+ */
+export function classifyCallback(cb: InboundCallback, contactIds: ReadonlyMap<string, string> = new Map()): ClassifiedCallback {
+  return classifyRead(readCallback(cb), contactIds);
+}
+
+export function classifyRead(read: ReadCallback, contactIds: ReadonlyMap<string, string>): ClassifiedCallback {
+  const { cb, text, derived, type } = read;
+  const f = derived.fields;
   const field = (name: string) => textOf(f, name) ?? '';
 
-  const msgType = field('MsgType');
-  const type = f ? (msgType === 'event' ? `event.${field('Event')}` : `message.${msgType}`) : 'unparsed';
-  const known = KNOWN_TYPES.has(type);
+  const known = isCallbackType(type);
   const agent = f ? agentOf(type, f, cb.agentId) : undefined;
   const ours = agent?.ours ?? true;
 
@@ -151,15 +174,15 @@ export function classifyCallback(cb: InboundCallback): ClassifiedCallback {
 
   // The digest names the event by its parsed fields. When those are missing or partial, by the
   // plaintext's bytes: two events differing only in what was left out must never merge.
-  const digest = derived.fields && derived.error === undefined ? contentDigest(derived.fields) : bytesDigest(cb.plaintext);
-  const id = identityOf(type, f, cb.plaintext, text, digest);
+  const digest = digestOfMessage(cb.plaintext, text, derived);
+  const id = identityOf(type, f, cb.plaintext, text, digest, contactIds);
   const from = field('FromUserName');
-  const stream = ours ? id.stream : `wecom:other_agent:${agent?.id && /^\d{1,12}$/.test(agent.id) ? agent.id : 'none'}`;
+  const stream = ours ? id.stream : WECOM_STREAMS.otherAgent(agent?.id ?? null);
 
-  const payload: Record<string, JsonValue> = { type: ours ? type : `other_agent.${type}`, format: derived.format };
+  const payload: Record<string, JsonValue> = { type: callbackPayloadType(type, ours), format: derived.format };
   if (text !== undefined) payload['plaintext'] = text;
   else payload['plaintext_base64'] = Buffer.from(cb.plaintext).toString('base64');
-  if (derived.fields) payload['fields'] = derived.fields as JsonValue;
+  if (derived.fields) payload['fields'] = derived.fields;
   if (derived.error !== undefined) payload['fields_error'] = derived.error;
   if (anomalies.length > 0) payload['anomalies'] = anomalies.map((a) => ({ ...a }));
   if (agent) {
@@ -171,18 +194,19 @@ export function classifyCallback(cb: InboundCallback): ClassifiedCallback {
     };
   }
 
-  const prefix = (key: string) => `${cb.corpId}:${key}`;
+  const prefix = (key: string) => callbackSourceRef(cb.corpId, key);
   const sourceRef = fit(prefix(id.key), 480);
-  const aliases = id.aliases.map(prefix).filter((a) => a !== sourceRef && a.length <= 512);
+  const aliases = [...new Set(id.aliases.map(prefix))].filter((a) => a !== sourceRef && a.length <= 512);
   return {
     type,
     known,
     ours,
     entry: {
       stream: fit(stream, 256),
-      kind: `${CALLBACK_SOURCE}.${ours ? '' : 'other_agent.'}${known ? type : type === 'unparsed' ? 'unparsed' : 'unknown'}`,
+      kind: callbackKind({ ours, type, known }),
       occurredAt,
-      actor: fit(from && from !== 'sys' ? from.toLowerCase() : from || 'wecom', 256),
+      // FromUserName is a member's userid (lower-cased, DECISIONS 8) or `sys`; never an external contact.
+      actor: fit(from && from !== 'sys' ? memberUserId(from) : from || 'wecom', 256),
       source: CALLBACK_SOURCE,
       sourceRef,
       payload,
@@ -204,12 +228,12 @@ export function unparsedCallback(cb: InboundCallback, reason: string): Classifie
     known: false,
     ours: true,
     entry: {
-      stream: 'wecom:events',
-      kind: `${CALLBACK_SOURCE}.unparsed`,
+      stream: WECOM_STREAMS.events,
+      kind: callbackKind({ ours: true, type: 'unparsed', known: false }),
       occurredAt: new Date(cb.receivedAtMs),
       actor: 'wecom',
       source: CALLBACK_SOURCE,
-      sourceRef: `${cb.corpId}:sha256:${sha256Hex(cb.plaintext)}`,
+      sourceRef: callbackSourceRef(cb.corpId, CALLBACK_KEYS.bytes(sha256Hex(cb.plaintext))),
       payload: {
         type: 'unparsed',
         format: 'unknown',
@@ -229,13 +253,19 @@ export function unparsedCallback(cb: InboundCallback, reason: string): Classifie
 }
 
 /**
- * The redelivery digest of a stored callback record, from its payload: SHA-256 of the canonical
- * JSON of `fields`, or, when the fields were left out or partial (`fields_error`), of
- * `{"plaintext_sha256": <hex of the plaintext bytes>}`. Records stored before `fields_error`
- * existed have complete fields and digest the same way.
+ * The redelivery digest of a stored callback record, from its payload: the stored plaintext read
+ * as a delivery is read now, so a record keeps matching its redeliveries whatever parse stored
+ * its `fields` (and a record whose earlier fields were partial cannot pass for a distinct event).
+ * That is SHA-256 of the canonical JSON of the fields, or, when they are missing or partial, of
+ * `{"plaintext_sha256": <hex of the plaintext bytes>}`. A payload without a plaintext (none is
+ * written so) digests its `fields` when they are complete.
  */
 export function callbackDigestOf(payload: JsonValue): string | null {
   if (typeof payload !== 'object' || payload === null || Array.isArray(payload)) return null;
+  const text = payload['plaintext'];
+  const base64 = payload['plaintext_base64'];
+  if (typeof text === 'string') return digestOfMessage(Buffer.from(text, 'utf8'), text);
+  if (typeof base64 === 'string') return bytesDigest(Buffer.from(base64, 'base64'));
   const fields = payload['fields'];
   if (fields !== undefined && payload['fields_error'] === undefined) {
     try {
@@ -244,11 +274,12 @@ export function callbackDigestOf(payload: JsonValue): string | null {
       return null;
     }
   }
-  const text = payload['plaintext'];
-  const base64 = payload['plaintext_base64'];
-  if (typeof text === 'string') return bytesDigest(Buffer.from(text, 'utf8'));
-  if (typeof base64 === 'string') return bytesDigest(Buffer.from(base64, 'base64'));
   return null;
+}
+
+/** The digest of a decrypted message: its complete parsed fields, else its bytes. */
+function digestOfMessage(plaintext: Uint8Array, text: string | undefined, derived: Derived = deriveFields(text)): string {
+  return derived.fields && derived.error === undefined ? contentDigest(derived.fields) : bytesDigest(plaintext);
 }
 
 function bytesDigest(bytes: Uint8Array): string {
@@ -271,7 +302,7 @@ function rawOf(raw: InboundCallback['raw']): JsonValue {
 
 // ------------------------------------------------------------------ fields
 
-interface Derived {
+export interface Derived {
   format: 'xml' | 'json' | 'unknown';
   fields?: XmlNode;
   /** Why fields are missing or partial. */
@@ -293,9 +324,16 @@ function deriveFields(text: string | undefined): Derived {
   return derived;
 }
 
+/**
+ * A partial tree (attributes, comments, text beside elements left out) keeps its fields with the
+ * reason in `error`, so the digest falls back to the plaintext bytes (DECISIONS 2).
+ */
 function xmlFields(body: string): Derived {
   try {
-    return { format: 'xml', fields: parseWecomXml(body) };
+    const { root, lost } = parseWecomXml(body);
+    return lost.length === 0
+      ? { format: 'xml', fields: root }
+      : { format: 'xml', fields: root, error: `XML: fields leave out ${lost.join('; ')}` };
   } catch (err) {
     return { format: 'xml', error: err instanceof XmlError ? `XML: ${err.message}` : 'XML: the message could not be parsed' };
   }
@@ -305,30 +343,46 @@ function xmlFields(body: string): Derived {
 function jsonFields(body: string): Omit<Derived, 'format'> {
   let value: unknown;
   try {
-    value = parseJsonLossless(body, { maxDepth: MAX_FIELD_DEPTH, rejectDuplicateKeys: true });
+    value = parseJsonLossless(body, { maxDepth: MAX_FIELD_DEPTH, rejectDuplicateKeys: true, numbersAsText: true });
   } catch (err) {
     return { error: err instanceof JsonShapeError ? `JSON: ${err.message}` : 'JSON: the message is not valid JSON' };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return { error: 'JSON: the message is not an object' };
-  const dropped: string[] = [];
+  const dropped: Dropped = { unstorable: [], internals: [] };
   const fields = toFields(value, '$', 0, dropped) as XmlNode;
-  if (dropped.length === 0) return { fields };
-  const listed = dropped.slice(0, 8).join(', ') + (dropped.length > 8 ? ', …' : '');
-  return {
-    fields,
-    error: `left out ${dropped.length} value(s) that are not storable text (U+0000 or a lone surrogate): ${listed}`,
-  };
+  const reasons: string[] = [];
+  const listed = (paths: string[]) => paths.slice(0, 8).join(', ') + (paths.length > 8 ? ', …' : '');
+  if (dropped.unstorable.length > 0) {
+    reasons.push(
+      `left out ${dropped.unstorable.length} value(s) that are not storable text (U+0000 or a lone surrogate): ${listed(dropped.unstorable)}`,
+    );
+  }
+  if (dropped.internals.length > 0) {
+    reasons.push(
+      `left out ${dropped.internals.length} key(s) that name JavaScript object internals (__proto__, constructor, prototype): ${listed(dropped.internals)}`,
+    );
+  }
+  return reasons.length === 0 ? { fields } : { fields, error: reasons.join('; ') };
+}
+
+/** Paths of what `toFields` left out, by why. */
+interface Dropped {
+  /** Strings and keys jsonb cannot hold. */
+  unstorable: string[];
+  /** Keys that would touch an object's prototype, or that code downstream may mistake for it. */
+  internals: string[];
 }
 
 /**
- * Leaves become strings (numbers as written, big ones already strings; null as ''), exactly as
- * before this file learnt to leave things out, so fields of records stored earlier still digest
- * the same. Strings and keys jsonb cannot hold are left out, their paths noted. Depth is bounded
- * by the parse (MAX_FIELD_DEPTH), so the recursion is too.
+ * Leaves become strings (numbers as written, which the parse kept as text; true and false as
+ * written; null as ''), as XML gives them, so the XML and JSON forms of one message have one
+ * digest. Left out, their paths noted: strings and keys jsonb cannot hold, and the keys
+ * `__proto__`, `constructor` and `prototype`. Depth is bounded by the parse (MAX_FIELD_DEPTH),
+ * so the recursion is too.
  */
-function toFields(value: unknown, path: string, depth: number, dropped: string[]): XmlValue | undefined {
+function toFields(value: unknown, path: string, depth: number, dropped: Dropped): XmlValue | undefined {
   if (depth > MAX_FIELD_DEPTH) {
-    dropped.push(pathText(path));
+    dropped.unstorable.push(pathText(path));
     return undefined;
   }
   if (Array.isArray(value)) {
@@ -342,10 +396,13 @@ function toFields(value: unknown, path: string, depth: number, dropped: string[]
   if (typeof value === 'object' && value !== null) {
     const out: XmlNode = {};
     for (const [k, v] of Object.entries(value)) {
-      if (k === '__proto__' || k === 'constructor' || k === 'prototype') continue;
       const childPath = /^[A-Za-z_][A-Za-z0-9_]*$/.test(k) ? `${path}.${k}` : `${path}[${JSON.stringify(k)}]`;
       if (!storableString(k)) {
-        dropped.push(pathText(childPath));
+        dropped.unstorable.push(pathText(childPath));
+        continue;
+      }
+      if (k === '__proto__' || k === 'constructor' || k === 'prototype') {
+        dropped.internals.push(pathText(childPath));
         continue;
       }
       const item = toFields(v, childPath, depth + 1, dropped);
@@ -353,9 +410,10 @@ function toFields(value: unknown, path: string, depth: number, dropped: string[]
     }
     return out;
   }
+  // eslint-disable-next-line @typescript-eslint/no-base-to-string -- arrays and objects returned above: a primitive is left
   const text = value === null || value === undefined ? '' : String(value);
   if (!storableString(text)) {
-    dropped.push(pathText(path));
+    dropped.unstorable.push(pathText(path));
     return undefined;
   }
   return text;
@@ -425,14 +483,15 @@ interface Identity {
 }
 
 /**
- * Key and stream. The formats in use (docs/evidence-format.md, "Callback records"):
+ * Key and stream. The formats in use (docs/evidence-format.md, "Callback records"; names.ts):
  *   message with MsgId          msg:<MsgId>
  *   sys_approval_change         approval:<SpNo>:<StatuChangeEvent>:<SpStatus>:<CreateTime>:<act>
- *   change_external_contact     contact:<ChangeType>:<userid>:<ExternalUserID>:<CreateTime>
+ *   change_external_contact     contact-v2:<ChangeType>:<userid>:<contact id>:<CreateTime>
  *   kf_msg_or_event             kf:<OpenKfId>:<Token>
  *   anything else               fields:<digest>   (sha256:<plaintext bytes> when unparsed)
  * Parts of the newer formats are %-escaped where they hold `%`, `:` or `#`; member userids are
- * lower-cased (DECISIONS 8), every other WeCom id is kept exactly.
+ * lower-cased (DECISIONS 8), every other WeCom id is kept exactly, and an external contact is named
+ * by its opaque id, never its external_userid (DECISIONS 4).
  */
 function identityOf(
   type: string,
@@ -440,14 +499,14 @@ function identityOf(
   plaintext: Uint8Array,
   text: string | undefined,
   digest: string,
+  contactIds: ReadonlyMap<string, string>,
 ): Identity {
-  if (!f) return { stream: 'wecom:events', key: `sha256:${sha256Hex(plaintext)}`, aliases: [] };
+  if (!f) return { stream: WECOM_STREAMS.events, key: CALLBACK_KEYS.bytes(sha256Hex(plaintext)), aliases: [] };
   const t = (name: string, node: XmlNode | undefined = f) => textOf(node, name) ?? '';
-  const member = (id: string) => id.toLowerCase();
   const from = t('FromUserName');
   const msgId = t('MsgId');
   if (type.startsWith('message.') && msgId) {
-    return { stream: `wecom:member:${member(from)}`, key: `msg:${msgId}`, aliases: [] };
+    return { stream: WECOM_STREAMS.member(from), key: CALLBACK_KEYS.message(msgId), aliases: [] };
   }
   switch (type) {
     case 'event.sys_approval_change': {
@@ -456,30 +515,36 @@ function identityOf(
       if (!spNo) break;
       const [sce, status, created] = [t('StatuChangeEvent', info), t('SpStatus', info), t('CreateTime')];
       return {
-        stream: `wecom:approval:${spNo}`,
-        key: `approval:${[spNo, sce, status, created].map(esc).join(':')}:${approvalAct(info, sce)}`,
-        aliases: [`approval:${spNo}:${sce}:${status}:${created}`],
+        stream: WECOM_STREAMS.approval(spNo),
+        key: CALLBACK_KEYS.approval(spNo, sce, status, created, approvalAct(info, sce)),
+        aliases: [CALLBACK_KEYS.approvalLegacy(spNo, sce, status, created)],
       };
     }
     case 'event.change_external_contact': {
       const [change, user, external, created] = [t('ChangeType'), t('UserID'), t('ExternalUserID'), t('CreateTime')];
+      const contactId = external ? contactIds.get(external) : '';
+      if (contactId === undefined) throw new Error('the external contact of this event has no opaque id yet (externalUserIdOf)');
       return {
-        stream: external ? `wecom:external:${external}` : `wecom:member:${member(user)}`,
-        key: `contact:${[change, member(user), external, created].map(esc).join(':')}`,
-        aliases: [`contact:${change}:${user}:${external}:${created}`],
+        stream: contactId ? WECOM_STREAMS.externalContact(contactId) : WECOM_STREAMS.member(user),
+        key: CALLBACK_KEYS.contact(change, user, contactId, created),
+        // Keys of records stored before the opaque ids: probed, never written again.
+        aliases: [
+          CALLBACK_KEYS.contactLegacy(change, user, external, created, true),
+          CALLBACK_KEYS.contactLegacy(change, user, external, created, false),
+        ],
       };
     }
     case 'event.kf_msg_or_event': {
       const kfToken = t('Token');
-      if (kfToken) return { stream: `wecom:kf:${t('OpenKfId')}`, key: `kf:${t('OpenKfId')}:${kfToken}`, aliases: [] };
+      if (kfToken) return { stream: WECOM_STREAMS.kf(t('OpenKfId')), key: CALLBACK_KEYS.kf(t('OpenKfId'), kfToken), aliases: [] };
       break;
     }
   }
   return {
-    stream: from && from !== 'sys' ? `wecom:member:${member(from)}` : 'wecom:events',
-    key: `fields:${digest}`,
+    stream: from && from !== 'sys' ? WECOM_STREAMS.member(from) : WECOM_STREAMS.events,
+    key: CALLBACK_KEYS.fields(digest),
     // Before: the SHA-256 of the decrypted text (as it was read then, without a BOM).
-    aliases: text === undefined ? [] : [`sha256:${sha256Hex(Buffer.from(text.replace(/^\uFEFF/, ''), 'utf8'))}`],
+    aliases: text === undefined ? [] : [CALLBACK_KEYS.bytes(sha256Hex(Buffer.from(text.replace(/^\uFEFF/, ''), 'utf8')))],
   };
 }
 
@@ -500,7 +565,7 @@ function approvalAct(info: XmlNode | undefined, statuChangeEvent: string): strin
       const id = textOf(c, 'CommentId') ?? '';
       if (id && (!newest || time >= newest.time)) newest = { time, id };
     }
-    if (newest) return `c:${esc(newest.id)}`;
+    if (newest) return CALLBACK_KEYS.approvalAct.comment(newest.id);
   }
   const newestOf = (nodes: XmlNode[], entries: string, timeOf: string, userOf: (e: XmlNode) => string | undefined) => {
     let newest: { time: number; node: number; user: string } | undefined;
@@ -510,13 +575,13 @@ function approvalAct(info: XmlNode | undefined, statuChangeEvent: string): strin
         if (time > 0 && (!newest || time >= newest.time)) newest = { time, node: i, user: userOf(e) ?? '' };
       }
     });
-    return newest && `${newest.node}:${esc(newest.user.toLowerCase())}`;
+    return newest;
   };
   const legacy = newestOf(listOf(info, 'SpRecord'), 'Details', 'SpTime', (d) => textOf(childOf(d, 'Approver'), 'UserId'));
-  if (legacy) return `n${legacy}`;
+  if (legacy) return CALLBACK_KEYS.approvalAct.approver('n', legacy.node, legacy.user);
   const nodes = listOf(childOf(info, 'ProcessList'), 'NodeList');
   const flow = newestOf(nodes, 'SubNodeList', 'Sptime', (s) => textOf(childOf(s, 'UserInfo'), 'UserId'));
-  return flow ? `p${flow}` : '-';
+  return flow ? CALLBACK_KEYS.approvalAct.approver('p', flow.node, flow.user) : CALLBACK_KEYS.approvalAct.none;
 }
 
 /** The elements of a repeating field: an array in XML, possibly a single object in JSON. */
@@ -524,10 +589,6 @@ function listOf(node: XmlNode | undefined, name: string): XmlNode[] {
   const value = node?.[name];
   if (Array.isArray(value)) return value.filter(isNode);
   return isNode(value) ? [value] : [];
-}
-
-function esc(part: string): string {
-  return part.replace(/[%:#]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
 }
 
 /** The value itself when short enough; otherwise a prefix and the SHA-256 of the whole, `max` long. */

@@ -2,15 +2,19 @@ import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { EvidenceInputError, type Ledger } from '../evidence';
 import type { Metrics } from '../observability/metrics';
 import {
-  CALLBACK_SOURCE,
-  classifyCallback,
+  classifyRead,
+  externalUserIdOf,
+  readCallback,
   unparsedCallback,
   type ClassifiedCallback,
   type InboundCallback,
+  type ReadCallback,
 } from './callback-event';
 import { CryptoError, aesKeyOf, decryptMessage, verifySignature, type AesKey } from './crypto';
+import type { ExternalContactIds } from './external-contacts';
+import { CALLBACK_SOURCE } from './names';
 import { JsonShapeError, parseJsonLossless } from './json';
-import { XmlError, parseWecomXml } from './xml';
+import { XmlError, parseWecomXml, type ParsedXml } from './xml';
 
 /**
  * GET and POST /wecom/callback (回调配置 doc 90930, 加解密方案 doc 90968).
@@ -36,6 +40,8 @@ export interface CallbackSettings {
 export interface CallbackDeps {
   settings: CallbackSettings;
   ledger: Pick<Ledger, 'append'>;
+  /** Opaque ids for the external contacts that customer-contact events name (DECISIONS 4). */
+  externalContacts: ExternalContactIds;
   metrics: Metrics;
   now?: () => number;
 }
@@ -114,6 +120,9 @@ export class CallbackRejected extends Error {
   }
 }
 
+/** WeCom's external_userid is about 32 characters; anything far longer is not one. */
+const MAX_EXTERNAL_USERID = 128;
+
 /** For finding the ciphertext only: the signature covers that, and it is ASCII. Raw keeps the bytes. */
 const lenientUtf8 = new TextDecoder('utf-8', { ignoreBOM: true });
 const ACCEPTED_TYPES = /^\s*(?:text\/xml|application\/xml|application\/json|text\/plain)\s*(?:;|$)/i;
@@ -181,9 +190,30 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
       raw: { method: 'POST', query: rawQuery(req), contentType: String(req.headers['content-type'] ?? ''), body },
       receivedAtMs: now(),
     };
+    let read: ReadCallback | undefined;
+    try {
+      read = readCallback(inbound);
+    } catch (err) {
+      req.log.error({ err }, 'wecom callback could not be read');
+    }
+    // Resolving an external contact's opaque id is the one lookup before the append; when the
+    // database cannot answer, the append could not either, and the 503 makes WeCom retry. An id
+    // that cannot be a WeCom id (too long, refused as data) gets none: the callback is then
+    // stored unparsed rather than refused (DECISIONS 1).
+    const external = read && externalUserIdOf(read);
+    let contactIds = new Map<string, string>();
+    if (external && external.length <= MAX_EXTERNAL_USERID) {
+      try {
+        contactIds = await deps.externalContacts.idsFor(settings.corpId, [external]);
+      } catch (err) {
+        if (!unstorable(err)) throw err;
+        req.log.error({ err }, 'external contact id refused by the database');
+      }
+    }
     let classified: ClassifiedCallback;
     try {
-      classified = classifyCallback(inbound);
+      if (!read) throw new Error('the message could not be read');
+      classified = classifyRead(read, contactIds);
     } catch (err) {
       req.log.error({ err }, 'wecom callback could not be classified; stored unparsed');
       classified = unparsedCallback(inbound, 'the message could not be classified');
@@ -239,17 +269,17 @@ function unstorable(err: unknown): boolean {
 
 function reasonOf(err: FastifyError | CallbackRejected): Reason | undefined {
   if (err instanceof CallbackRejected) return err.reason;
-  switch ((err as FastifyError).code) {
+  switch (err.code) {
     case 'FST_ERR_CTP_BODY_TOO_LARGE':
       return 'body_too_large';
     case 'FST_ERR_CTP_INVALID_MEDIA_TYPE':
     case 'FST_ERR_CTP_INVALID_CONTENT_LENGTH':
-      return (err as FastifyError).statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
+      return err.statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
     case 'FST_ERR_CTP_EMPTY_JSON_BODY':
     case 'FST_ERR_CTP_INVALID_TYPE':
       return 'bad_request';
   }
-  const status = (err as FastifyError).statusCode;
+  const status = err.statusCode;
   return status !== undefined && status >= 400 && status < 500 ? 'bad_request' : undefined;
 }
 
@@ -301,12 +331,18 @@ function checkTimestamp(timestamp: string, maxSkewSeconds: number, nowMs: number
   }
 }
 
+/** All an envelope may carry: the signed ciphertext, and WeCom's two unsigned labels beside it. */
+const ENVELOPE_FIELDS = ['ToUserName', 'Encrypt', 'AgentID'] as const;
+type EnvelopeField = (typeof ENVELOPE_FIELDS)[number];
+
 /**
- * The ciphertext from the XML envelope or the JSON envelope (`encrypt` or `Encrypt`). Only the
- * ciphertext is signed, so an envelope offering more than one candidate (`Encrypt` and
- * `encrypt`, a key twice) is refused: what is stored beside the signed value must not be
- * mistakable for it. The body is read leniently (bytes that are not UTF-8 become U+FFFD here);
- * the signature then decides, and raw keeps the bytes.
+ * The ciphertext from the XML envelope (`<ToUserName>`, `<Encrypt>`, `<AgentID>`) or the JSON
+ * envelope (the same three names in any letter case: `tousername`, `encrypt`, `agentid`). Only the
+ * ciphertext is signed, and raw keeps the whole body, so an envelope carrying anything else (an
+ * element or key besides those, one of them twice or nested, attributes, comments, text beside the
+ * elements) is refused: nothing unsigned may be stored beside the signed message where a reader
+ * could take it for part of it. The body is read leniently (bytes that are not UTF-8 become U+FFFD
+ * here); the signature then decides, and raw keeps the bytes.
  */
 function encryptOf(bytes: Buffer): string {
   if (bytes.length === 0) throw new CallbackRejected('bad_envelope', 'body is empty');
@@ -324,37 +360,41 @@ function encryptOf(bytes: Buffer): string {
     }
     if (typeof env !== 'object' || env === null || Array.isArray(env))
       throw new CallbackRejected('bad_envelope', 'JSON envelope must be an object');
-    return onlyCiphertext(env as Record<string, unknown>, ['encrypt', 'Encrypt'], 'JSON envelope');
+    const name = (key: string) => ENVELOPE_FIELDS.find((f) => f.toLowerCase() === key.toLowerCase());
+    return onlyCiphertext(env as Record<string, unknown>, name, 'JSON envelope');
   }
+  let parsed: ParsedXml;
   try {
-    return onlyCiphertext(parseWecomXml(body), ['Encrypt'], 'XML envelope');
+    parsed = parseWecomXml(body);
   } catch (err) {
     if (err instanceof XmlError) throw new CallbackRejected(err.code, err.message);
     throw err;
   }
+  if (parsed.lost.length > 0) throw new CallbackRejected('bad_envelope', `XML envelope carries ${parsed.lost.join('; ')}`);
+  return onlyCiphertext(parsed.root, (key) => ENVELOPE_FIELDS.find((f) => f === key), 'XML envelope');
 }
 
-function onlyCiphertext(env: Record<string, unknown>, names: string[], what: string): string {
-  if (ciphertexts(env, 0) > 1) throw new CallbackRejected('bad_envelope', `${what} carries more than one ciphertext`);
-  const name = Object.keys(env).find((k) => names.includes(k));
-  const value = name === undefined ? undefined : env[name];
-  if (typeof value !== 'string' || !value) throw new CallbackRejected('bad_envelope', `${what} has no ciphertext`);
-  return value;
-}
-
-/**
- * Values named `encrypt` in any letter case, at any depth (a reader of the stored body must never
- * find an unsigned one). The envelope's depth was bounded when it was parsed.
- */
-function ciphertexts(value: unknown, depth: number): number {
-  if (depth > 64 || typeof value !== 'object' || value === null) return 0;
-  if (Array.isArray(value)) return value.reduce((n: number, v) => n + ciphertexts(v, depth + 1), 0);
-  let n = 0;
-  for (const [k, v] of Object.entries(value)) {
-    if (k.toLowerCase() === 'encrypt') n += Array.isArray(v) ? v.length : 1;
-    else n += ciphertexts(v, depth + 1);
+function onlyCiphertext(env: Record<string, unknown>, nameOf: (key: string) => EnvelopeField | undefined, what: string): string {
+  const seen = new Set<EnvelopeField>();
+  let ciphertext: unknown;
+  for (const [key, value] of Object.entries(env)) {
+    const name = nameOf(key);
+    // The detail goes to the log only; still, never the caller's own key.
+    if (name === undefined)
+      throw new CallbackRejected('bad_envelope', `${what} carries something besides ToUserName, Encrypt and AgentID`);
+    if (seen.has(name)) {
+      throw new CallbackRejected(
+        'bad_envelope',
+        name === 'Encrypt' ? `${what} carries more than one ciphertext` : `${what} names ${name} more than once`,
+      );
+    }
+    seen.add(name);
+    const single = typeof value === 'string' || (typeof value === 'number' && name !== 'Encrypt');
+    if (!single) throw new CallbackRejected('bad_envelope', `${what}: ${name} is not a single value`);
+    if (name === 'Encrypt') ciphertext = value;
   }
-  return n;
+  if (typeof ciphertext !== 'string' || !ciphertext) throw new CallbackRejected('bad_envelope', `${what} has no ciphertext`);
+  return ciphertext;
 }
 
 function open(keys: AesKey[], encrypt: string, corpId: string) {

@@ -6,8 +6,11 @@
  * literal with more than 15 digits is quoted before parsing, outside strings only.
  *
  * The same single pass can also bound nesting (checked before anything recursive ever sees the
- * value, so hostile input cannot exhaust the stack) and refuse an object naming one key twice
- * (JSON.parse would keep the last silently, so two readers could see two different messages).
+ * value, so hostile input cannot exhaust the stack), refuse an object naming one key twice
+ * (JSON.parse would keep the last silently, so two readers could see two different messages), and
+ * keep every number as the text it was written as (`numbersAsText`), so that no two numbers become
+ * one by rounding to a double. Only tokens that are JSON numbers, in a value's place, are quoted:
+ * anything else is left for JSON.parse to refuse.
  */
 
 export interface JsonLimits {
@@ -15,7 +18,12 @@ export interface JsonLimits {
   maxDepth?: number;
   /** Refuse an object that names the same key twice. */
   rejectDuplicateKeys?: boolean;
+  /** Every number becomes the string it was written as (`1.0` stays "1.0"), not only the long integers. */
+  numbersAsText?: boolean;
 }
+
+const JSON_NUMBER = /^-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?$/;
+const LONG_INTEGER = /^-?[1-9][0-9]{15,}$/;
 
 export class JsonShapeError extends Error {
   constructor(
@@ -66,7 +74,10 @@ export function parseJsonLossless(text: string, limits: JsonLimits = {}): unknow
       i += 1;
       while (i < n && /[0-9eE.+-]/.test(text[i] as string)) i += 1;
       const token = text.slice(start, i);
-      out += /^-?\d{16,}$/.test(token) ? `"${token}"` : token;
+      const top = stack[stack.length - 1];
+      const quote =
+        !(top?.object && top.expectKey) && JSON_NUMBER.test(token) && (limits.numbersAsText === true || LONG_INTEGER.test(token));
+      out += quote ? `"${token}"` : token;
     } else {
       if (c === '{' || c === '[') {
         if (stack.length >= maxDepth) throw new JsonShapeError('too_deep', `nesting deeper than ${maxDepth}`);

@@ -6,6 +6,15 @@ import { XMLParser, XMLValidator } from 'fast-xml-parser';
  * WeCom XML never carries a DOCTYPE, entities or processing instructions, so anything of that
  * kind is hostile and is refused before a parser sees it (fast-xml-parser had entity-expansion
  * CVEs in 2026). Values stay strings: MsgId and friends are 64-bit and must not become numbers.
+ *
+ * The tree is what the document means, never less: two documents with the same tree say the same
+ * thing (the redelivery digest relies on it, DECISIONS 2). Text is the element's characters
+ * exactly: not trimmed, references decoded here (the parser's entity processing stays off; only
+ * XML's five entities and character references exist without a DTD), CDATA taken literally. What
+ * the tree cannot hold (attributes, comments, text beside child elements, an unusual XML
+ * declaration) is listed in `lost`, so the caller can tell a faithful tree from a partial one.
+ * Whitespace between elements, CDATA versus escaped text, `<a/>` versus `<a></a>` and line ends
+ * (XML reads CR LF and CR as LF) are form, not content, and make no difference.
  */
 
 export class XmlError extends Error {
@@ -38,22 +47,39 @@ const REPEATING = new Set([
 /**
  * Deepest element nesting accepted, `<xml>` included. WeCom's deepest is 7 (ApprovalInfo →
  * ProcessList → NodeList → SubNodeList → UserInfo → UserId); the bound is checked by a flat scan
- * before anything recursive (the parser, the duplicate check, canonical JSON) sees the document.
+ * before anything recursive (the parser, the tree walk, canonical JSON) sees the document.
  */
 export const MAX_XML_DEPTH = 64;
 
-const FORBIDDEN =
-  /<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<!NOTATION|<\?(?!xml\s)|SYSTEM\s*["']|<\/?(?:__proto__|constructor|prototype)\b/i;
+const FORBIDDEN = /<!DOCTYPE|<!ENTITY|<!ELEMENT|<!ATTLIST|<!NOTATION|<\?(?!xml\s)|SYSTEM\s*["']/i;
+
+/**
+ * Element names the parser refuses or silently renames (`toString` becomes `__toString`, which a
+ * real `<__toString>` also gives), and that no WeCom message uses: refused, never misread.
+ */
+const INTERNAL_NAMES =
+  /<\/?(?:__proto__|constructor|prototype|hasOwnProperty|toString|valueOf|__defineGetter__|__defineSetter__|__lookupGetter__|__lookupSetter__)\b/i;
+
+const TEXT = '#text';
+const CDATA = '#cdata';
+const COMMENT = '#comment';
+const ATTRIBUTES = ':@';
+const DECLARATION = '?xml';
 
 const parser = new XMLParser({
-  ignoreAttributes: true,
+  preserveOrder: true,
+  ignoreAttributes: false,
+  attributeNamePrefix: '',
   processEntities: false,
   htmlEntities: false,
   parseTagValue: false,
-  trimValues: true,
-  ignoreDeclaration: true,
-  ignorePiTags: true,
-  isArray: (name) => REPEATING.has(name),
+  parseAttributeValue: false,
+  trimValues: false,
+  ignoreDeclaration: false,
+  ignorePiTags: false,
+  textNodeName: TEXT,
+  cdataPropName: CDATA,
+  commentPropName: COMMENT,
   maxNestedTags: MAX_XML_DEPTH,
 });
 
@@ -62,11 +88,20 @@ export interface XmlNode {
   [key: string]: XmlValue;
 }
 
+export interface ParsedXml {
+  /** The children of `<xml>`: elements with child elements become nodes, others their text. */
+  root: XmlNode;
+  /** What the tree leaves out of the document, one phrase each; empty when the tree is the whole of it. */
+  lost: string[];
+}
+
 /** Parse a `<xml>…</xml>` document into a tree of strings; throws XmlError on anything suspicious. */
-export function parseWecomXml(xml: string): XmlNode {
+export function parseWecomXml(xml: string): ParsedXml {
   const { markup, tooDeep } = scanMarkup(xml, MAX_XML_DEPTH);
   if (FORBIDDEN.test(markup))
     throw new XmlError('xml_forbidden_construct', 'DOCTYPE, entity declarations and processing instructions are refused');
+  if (INTERNAL_NAMES.test(markup))
+    throw new XmlError('xml_forbidden_construct', 'an element named after a JavaScript object internal (toString, __proto__, …)');
   if (tooDeep) throw new XmlError('xml_too_deep', `elements nested deeper than ${MAX_XML_DEPTH}`);
   if (XMLValidator.validate(xml) !== true) throw new XmlError('xml_malformed', 'body is not well-formed XML');
   let doc: unknown;
@@ -75,18 +110,181 @@ export function parseWecomXml(xml: string): XmlNode {
   } catch {
     throw new XmlError('xml_malformed', 'body could not be parsed as XML');
   }
-  const root = (doc as Record<string, unknown>)['xml'];
-  if (
-    root === undefined ||
-    typeof root !== 'object' ||
-    root === null ||
-    Array.isArray(root) ||
-    Object.keys(doc as object).length !== 1
-  ) {
-    throw new XmlError('xml_unexpected_root', 'root element must be <xml>');
+  return readDocument(doc);
+}
+
+// ------------------------------------------------------------------ from the parser's ordered nodes
+
+interface Losses {
+  attributes: Set<string>;
+  comments: boolean;
+  mixed: Set<string>;
+  declaration: boolean;
+}
+
+interface OrderedNode {
+  /** `#text`, `#cdata`, `#comment`, `?xml` or an element name. */
+  name: string;
+  /** A text node's string; the child nodes of anything else. */
+  value: unknown;
+  attributes: boolean;
+}
+
+const malformed = () => new XmlError('xml_malformed', 'body could not be parsed as XML');
+
+/** One node of fast-xml-parser's `preserveOrder` output: `{ <name>: value, ':@'?: attributes }`. */
+function orderedNode(node: unknown): OrderedNode {
+  if (typeof node !== 'object' || node === null || Array.isArray(node)) throw malformed();
+  const names = Object.keys(node).filter((k) => k !== ATTRIBUTES);
+  const name = names[0];
+  if (names.length !== 1 || name === undefined) throw malformed();
+  return { name, value: (node as Record<string, unknown>)[name], attributes: ATTRIBUTES in node };
+}
+
+function childrenOf(value: unknown): unknown[] {
+  if (!Array.isArray(value)) throw malformed();
+  return value;
+}
+
+function readDocument(doc: unknown): ParsedXml {
+  const losses: Losses = { attributes: new Set(), comments: false, mixed: new Set(), declaration: false };
+  let root: XmlValue | undefined;
+  let seen = 0;
+  for (const item of childrenOf(doc)) {
+    const node = orderedNode(item);
+    seen += 1;
+    if (node.name === DECLARATION) {
+      // Only first in the document (the validator lets a late one through; XML does not).
+      if (seen !== 1) throw new XmlError('xml_forbidden_construct', 'an XML declaration after the start of the document');
+      if (!plainDeclaration(item)) losses.declaration = true;
+    } else if (node.name === COMMENT) {
+      losses.comments = true;
+    } else if (node.name === TEXT) {
+      if (typeof node.value !== 'string' || !/^[ \t\r\n]*$/.test(node.value)) throw malformed();
+      seen -= 1;
+    } else if (node.name === 'xml' && root === undefined) {
+      if (node.attributes) losses.attributes.add(node.name);
+      root = readElement(node.name, childrenOf(node.value), losses);
+    } else {
+      throw new XmlError('xml_unexpected_root', 'root element must be <xml>');
+    }
   }
-  assertNoDuplicates(root as XmlNode);
-  return root as XmlNode;
+  if (root === undefined || !isNode(root)) throw new XmlError('xml_unexpected_root', 'root element must be <xml>');
+  const lost: string[] = [];
+  if (losses.attributes.size > 0) lost.push(`attributes (${listed(losses.attributes)})`);
+  if (losses.comments) lost.push('comments');
+  if (losses.mixed.size > 0) lost.push(`text beside child elements (${listed(losses.mixed)})`);
+  if (losses.declaration) lost.push('an XML declaration other than version 1.0, UTF-8');
+  return { root, lost };
+}
+
+/** `<?xml version="1.0"?>`, with at most encoding UTF-8 and standalone: form, saying nothing. */
+function plainDeclaration(item: unknown): boolean {
+  const attributes = (item as Record<string, unknown>)[ATTRIBUTES];
+  if (typeof attributes !== 'object' || attributes === null) return false;
+  const allowed: Record<string, RegExp> = { version: /^1\.0$/, encoding: /^utf-8$/i, standalone: /^(?:yes|no)$/ };
+  return (
+    Object.entries(attributes).every(([k, v]) => Object.hasOwn(allowed, k) && typeof v === 'string' && allowed[k]?.test(v)) &&
+    'version' in attributes
+  );
+}
+
+/**
+ * An element: its text when it has no child elements (character data and CDATA in order, exactly),
+ * otherwise a node of its children. Depth is bounded by the scan, so the recursion is too.
+ */
+function readElement(name: string, children: unknown[], losses: Losses): XmlValue {
+  const elements: OrderedNode[] = [];
+  let text = '';
+  /** Character data that is more than whitespace between elements: a CDATA section, a reference, a letter. */
+  let content = false;
+  for (const child of children) {
+    const node = orderedNode(child);
+    switch (node.name) {
+      case TEXT:
+        if (typeof node.value !== 'string') throw malformed();
+        text += decodeText(node.value);
+        if (!/^[ \t\r\n]*$/.test(node.value)) content = true;
+        break;
+      case CDATA:
+        for (const part of childrenOf(node.value)) {
+          const t = orderedNode(part);
+          if (t.name !== TEXT || typeof t.value !== 'string') throw malformed();
+          text += t.value;
+        }
+        content = true;
+        break;
+      case COMMENT:
+        losses.comments = true;
+        break;
+      case DECLARATION:
+        throw new XmlError('xml_forbidden_construct', 'an XML declaration inside the document');
+      default:
+        if (node.name.startsWith('?') || node.name.startsWith('#')) throw malformed();
+        elements.push(node);
+    }
+  }
+  if (elements.length === 0) return text;
+  if (content) losses.mixed.add(name);
+  const out: XmlNode = {};
+  for (const element of elements) {
+    if (element.attributes) losses.attributes.add(element.name);
+    const value = readElement(element.name, childrenOf(element.value), losses);
+    const prior = Object.hasOwn(out, element.name) ? out[element.name] : undefined;
+    if (REPEATING.has(element.name)) {
+      if (Array.isArray(prior)) prior.push(value);
+      else out[element.name] = [value];
+    } else if (prior !== undefined) {
+      throw new XmlError('xml_duplicate_element', `element <${element.name.slice(0, 64)}> appears more than once`);
+    } else {
+      out[element.name] = value;
+    }
+  }
+  return out;
+}
+
+const PREDEFINED = new Map([
+  ['amp', '&'],
+  ['lt', '<'],
+  ['gt', '>'],
+  ['quot', '"'],
+  ['apos', "'"],
+]);
+
+/**
+ * Character data as written, with its references resolved: XML's five entities and character
+ * references (`&#65;`, `&#x41;`) to a character XML allows. Anything else after `&` is not
+ * well-formed without a DTD, and DTDs are refused.
+ */
+function decodeText(raw: string): string {
+  if (!raw.includes('&')) return raw;
+  return raw.replace(/&([^&;]*)(;?)/g, (_m, body: string, semi: string) => {
+    const named = semi ? PREDEFINED.get(body) : undefined;
+    if (named !== undefined) return named;
+    const ref = semi ? /^#(?:x([0-9A-Fa-f]{1,8})|([0-9]{1,10}))$/.exec(body) : null;
+    const code = ref ? (ref[1] !== undefined ? parseInt(ref[1], 16) : Number(ref[2])) : -1;
+    if (!xmlChar(code)) {
+      throw new XmlError('xml_malformed', "a reference that is neither one of XML's five entities nor a character");
+    }
+    return String.fromCodePoint(code);
+  });
+}
+
+/** XML 1.0 `Char`: tab, LF, CR, and U+0020 on, without surrogates, U+FFFE and U+FFFF. */
+function xmlChar(code: number): boolean {
+  return (
+    code === 0x9 ||
+    code === 0xa ||
+    code === 0xd ||
+    (code >= 0x20 && code <= 0xd7ff) ||
+    (code >= 0xe000 && code <= 0xfffd) ||
+    (code >= 0x10000 && code <= 0x10ffff)
+  );
+}
+
+function listed(names: Set<string>): string {
+  const all = [...names].map((n) => `<${n.slice(0, 64)}>`);
+  return all.slice(0, 8).join(', ') + (all.length > 8 ? ', …' : '');
 }
 
 /**
@@ -149,17 +347,6 @@ function tagEnd(xml: string, from: number): number {
     }
   }
   return -1;
-}
-
-function assertNoDuplicates(node: XmlNode): void {
-  for (const [name, value] of Object.entries(node)) {
-    if (Array.isArray(value)) {
-      if (!REPEATING.has(name)) throw new XmlError('xml_duplicate_element', `element <${name}> appears more than once`);
-      for (const item of value) if (isNode(item)) assertNoDuplicates(item);
-    } else if (isNode(value)) {
-      assertNoDuplicates(value);
-    }
-  }
 }
 
 export function isNode(value: XmlValue | undefined): value is XmlNode {

@@ -1,4 +1,5 @@
 import { ConfigError, loadConfig } from '../../src/config/env';
+import { webhookKeyOf } from '../../src/wecom/api/webhook';
 
 const valid = {
   DATABASE_URL: 'postgres://u@127.0.0.1:5432/db',
@@ -59,8 +60,38 @@ describe('configuration', () => {
     expect(loadConfig({ ...valid, WECOM_CALLBACK_MAX_SKEW_SECONDS: '0' }).WECOM_CALLBACK_MAX_SKEW_SECONDS).toBe(0);
   });
 
+  test('WECOM_CHECKPOINT_WEBHOOK_KEY accepts exactly the keys the webhook client sends (webhookKeyOf)', () => {
+    const clientTakes = (key: string) => {
+      try {
+        webhookKeyOf(key);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const keys = [
+      'a',
+      '1234567',
+      '12345678',
+      'abcd-ef01-2345',
+      'x'.repeat(128),
+      'x'.repeat(129),
+      'abc_defgh',
+      'abcdefg=',
+      '测试测试测试测试',
+    ];
+    for (const key of keys) {
+      const accepted = problems({ ...valid, WECOM_CHECKPOINT_WEBHOOK_KEY: key }).length === 0;
+      expect({ key, accepted }).toEqual({ key, accepted: clientTakes(key) });
+    }
+    expect(problems({ ...valid, WECOM_CHECKPOINT_WEBHOOK_KEY: '1234567' })).toEqual([
+      'WECOM_CHECKPOINT_WEBHOOK_KEY must be the key= value of the robot webhook URL (8 to 128 letters, digits or -)',
+    ]);
+  });
+
   test('the process exits with the problems when started with a bad environment', async () => {
     const { execFile } = await import('node:child_process');
+    // eslint-disable-next-line @typescript-eslint/unbound-method -- path.join does not use `this`
     const { join } = await import('node:path');
     const tsx = join(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
     const result = await new Promise<{ code: number | null; stderr: string }>((resolve) => {

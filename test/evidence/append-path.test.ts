@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { canonicalize, createLedger, verifyLedger, type EvidenceEntry, type JsonValue, type Ledger } from '../../src/evidence';
 import { EvidenceInputError } from '../../src/evidence/ledger';
+import { evidenceEntry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 /** The append path: Merkle nodes, redelivery variants, bad rows failing alone, the function's own checks. */
@@ -18,19 +19,10 @@ function mth(leaves: Buffer[]): Buffer {
 }
 
 let n = 0;
+/** Spread over three streams, so that one batch extends several chains. */
 function entry(over: Partial<EvidenceEntry> = {}): EvidenceEntry {
   n += 1;
-  return {
-    stream: `s${n % 3}`,
-    kind: 'test.note',
-    occurredAt: new Date('2026-11-20T01:02:03.456Z'),
-    actor: 'zhangmin',
-    source: 'test',
-    sourceRef: `ref-${n}-${Math.random()}`,
-    payload: { n },
-    raw: null,
-    ...over,
-  };
+  return evidenceEntry({ stream: `s${n % 3}`, payload: { n }, ...over });
 }
 
 /** A rule comparing one field, as the callback path compares parsed fields. */
@@ -147,15 +139,14 @@ describe('evidence append path', () => {
 
   describe('evidence_append() refuses a batch that breaks an invariant, whoever calls it', () => {
     const hex = (c: string) => c.repeat(64);
-    async function call(rows: object[], nodes: object[] = []) {
+    async function call(rows: object[], recordedAt?: Date) {
       const client = await db.pool.connect();
       try {
         await client.query('BEGIN');
         const { rows: lock } = await client.query('SELECT * FROM evidence_lock()');
-        await client.query('SELECT evidence_append(1::smallint, $1, $2::jsonb, $3::jsonb, $4::jsonb)', [
-          lock[0].now,
+        await client.query('SELECT evidence_append(1::smallint, $1, $2::jsonb, $3::jsonb)', [
+          recordedAt ?? lock[0].now,
           JSON.stringify(rows),
-          JSON.stringify(nodes),
           '[]',
         ]);
         await client.query('COMMIT');
@@ -186,13 +177,27 @@ describe('evidence append path', () => {
     test('a record that does not link to its stream head', async () => {
       await expect(call([row(1, hex('b'), hex('a'))])).rejects.toMatchObject({ code: 'HL001' });
     });
-    test('missing Merkle nodes', async () => {
-      await expect(call([row(1, null, hex('a')), row(2, null, hex('b'), 'y')])).rejects.toMatchObject({ code: 'HL001' });
+    test('a recorded_at other than the one evidence_lock() stamped (backdating)', async () => {
+      await expect(call([row(1, null, hex('a'))], new Date('2020-01-01T00:00:00Z'))).rejects.toMatchObject({ code: 'HL001' });
     });
-    test('a well-formed batch passes', async () => {
-      await call([row(1, null, hex('a')), row(2, hex('a'), hex('b'))], [{ level: 1, idx: 0, hash: hex('c') }]);
+    test('without evidence_lock() in the same transaction', async () => {
+      await expect(
+        db.pool.query('SELECT evidence_append(1::smallint, now(), $1::jsonb, $2::jsonb)', [
+          JSON.stringify([row(1, null, hex('a'))]),
+          '[]',
+        ]),
+      ).rejects.toMatchObject({ code: 'HL001' });
+    });
+    test('a well-formed batch passes, and the database computes its Merkle node', async () => {
+      await call([row(1, null, hex('a')), row(2, hex('a'), hex('b'))]);
       const { rows } = await db.pool.query('SELECT last_seq FROM evidence_counter');
       expect(rows[0].last_seq).toBe('2');
+      const { rows: nodes } = await db.pool.query<{ hash: Buffer }>('SELECT hash FROM evidence_merkle_nodes');
+      expect(nodes.map((n) => n.hash.toString('hex'))).toEqual([
+        createHash('sha256')
+          .update(Buffer.concat([Buffer.from([1]), Buffer.from(hex('a'), 'hex'), Buffer.from(hex('b'), 'hex')]))
+          .digest('hex'),
+      ]);
     });
   });
 });

@@ -7,8 +7,10 @@ import { createSandbox, type Sandbox } from '../../sandbox/server';
 import { DEMO_ROBOT_KEY } from '../../sandbox/seed';
 import { createLedger, openCheckpoint, verifierKeyOf, type Ledger } from '../../src/evidence';
 import { writeNewSigningKey } from '../../src/evidence/signing-key';
+import { conversationMessage } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { REDIS_URL } from '../support/env';
+import { REDIS_URL, corpEnv, testEnv } from '../support/env';
+import { SANDBOX_KEYS as KEYS } from '../support/keys';
 import { readAllRows, rewriteLedger } from '../support/tamper';
 
 /**
@@ -20,13 +22,6 @@ import { readAllRows, rewriteLedger } from '../support/tamper';
 const run = promisify(execFile);
 const root = join(__dirname, '..', '..');
 const tsx = join(root, 'node_modules', '.bin', 'tsx');
-const KEYS = {
-  corpId: 'wwhireledgerdemo01',
-  agentId: 1000002,
-  secret: 'HireLedgerCheckpointTestSecret',
-  token: 'CheckpointTestToken',
-  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-};
 const ORIGIN = `hireledger.evidence/${KEYS.corpId}`;
 
 async function script(name: string, args: string[], env: Record<string, string>) {
@@ -44,47 +39,42 @@ describe('signed, witnessed checkpoints catch a consistent rewrite', () => {
   let env: Record<string, string>;
   let vkey: string;
 
-  beforeAll(async () => {
+  beforeEach(async () => {
+    // Each test its own ledger: the first one rewrites its history, after which (rightly) no
+    // checkpoint will be signed over it again.
     db = await createTestDatabase();
     ledger = createLedger({ pool: db.appPool });
+    env['DATABASE_URL'] = db.appUrl;
+  });
+  afterEach(async () => {
+    await ledger.close();
+    await db.drop();
+  });
+
+  beforeAll(async () => {
     sb = await createSandbox({ port: 0, ...KEYS });
     dir = await mkdtemp(join(tmpdir(), 'hl-checkpoint-'));
     const key = await writeNewSigningKey(join(dir, 'signing.pem'));
     vkey = verifierKeyOf(ORIGIN, key.publicKey);
-    env = {
-      NODE_ENV: 'test',
+    // The sandbox's own corp: its seed has the group robot the checkpoints are posted to.
+    env = testEnv({
+      DATABASE_URL: '', // set per test, below
+      // Whatever TEST_LOG_LEVEL says: the checkpoint script's stdout must be the note alone.
       LOG_LEVEL: 'silent',
-      DATABASE_URL: db.appUrl,
-      REDIS_URL,
-      WECOM_CORP_ID: KEYS.corpId,
-      WECOM_AGENT_ID: String(KEYS.agentId),
-      WECOM_SECRET: KEYS.secret,
-      WECOM_TOKEN: KEYS.token,
-      WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
+      ...corpEnv(KEYS),
       WECOM_API_BASE: sb.url,
       WECOM_CHECKPOINT_WEBHOOK_KEY: DEMO_ROBOT_KEY,
       EVIDENCE_SIGNING_KEY_FILE: join(dir, 'signing.pem'),
-    };
+    });
   });
   afterAll(async () => {
-    await ledger.close();
     await sb.close();
-    await db.drop();
     await rm(dir, { recursive: true, force: true });
   });
 
   async function append(from: number, count: number) {
     for (let i = from; i < from + count; i++) {
-      await ledger.append({
-        stream: i % 2 ? 'candidate:c1' : 'offer:o1',
-        kind: 'conversation.message',
-        occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i)),
-        actor: 'zhangmin',
-        source: 'test',
-        sourceRef: `m${i}`,
-        payload: { text: `消息 ${i}` },
-        raw: null,
-      });
+      await ledger.append(conversationMessage(i, { stream: i % 2 ? 'candidate:c1' : 'offer:o1' }));
     }
   }
 
@@ -173,6 +163,8 @@ describe('signed, witnessed checkpoints catch a consistent rewrite', () => {
         agentId: KEYS.agentId,
         redis,
         logger,
+        // Required by the client; only witness posts are made here, which the ledger does not record.
+        ledger: createLedger({ pool: db.appPool }),
         options: { keyPrefix: `hltest:cp:${process.pid}:` },
       });
       const checkpointer = await checkpointerFromConfig(config, { pool: db.appPool, logger, wecom });
@@ -182,5 +174,13 @@ describe('signed, witnessed checkpoints catch a consistent rewrite', () => {
     } finally {
       redis.disconnect();
     }
+  }, 60_000);
+
+  test('stdout is the signed note alone, whatever is logged (no witness configured, info level)', async () => {
+    const { WECOM_CHECKPOINT_WEBHOOK_KEY: _unused, ...noWitness } = env;
+    const r = await script('evidence-checkpoint.ts', [], { ...noWitness, LOG_LEVEL: 'info' });
+    expect(r.code).toBe(0);
+    expect(r.stderr).toContain('no witness configured');
+    expect(openCheckpoint(r.stdout, vkey, ORIGIN).origin).toBe(ORIGIN);
   }, 60_000);
 });

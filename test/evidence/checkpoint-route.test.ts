@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { checkpointOrigin, checkpointSigner, createCheckpointer, openCheckpoint, verifierKeyOf } from '../../src/evidence';
 import { writeNewSigningKey } from '../../src/evidence/signing-key';
+import { evidenceEntry } from '../factories/evidence';
 import { startApp, type RunningApp } from '../support/app';
 
 /** GET /evidence/checkpoint publishes the newest signed checkpoint so anyone can keep a copy. */
@@ -32,16 +33,9 @@ describe('GET /evidence/checkpoint', () => {
       witnesses: [],
     });
     await checkpointer.take();
-    await app.app.ledger.append({
-      stream: 's',
-      kind: 'test.note',
-      occurredAt: new Date(),
-      actor: 'a',
-      source: 'test',
-      sourceRef: 'one',
-      payload: {},
-      raw: null,
-    });
+    await app.app.ledger.append(
+      evidenceEntry({ stream: 's', occurredAt: new Date(), actor: 'a', sourceRef: 'one', payload: {} }),
+    );
     const { checkpoint } = await checkpointer.take();
 
     const res = await fetch(`${app.url}/evidence/checkpoint`);

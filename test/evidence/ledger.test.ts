@@ -1,25 +1,12 @@
 import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { canonicalize, createLedger, leafHash, verifyLedger, type EvidenceEntry, type Ledger } from '../../src/evidence';
+import { canonicalize, createLedger, leafHash, verifyLedger, type Ledger } from '../../src/evidence';
 import { EvidenceInputError } from '../../src/evidence/ledger';
+import { evidenceEntry as entry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
-
-function entry(over: Partial<EvidenceEntry> = {}): EvidenceEntry {
-  return {
-    stream: 'candidate:1',
-    kind: 'test.note',
-    occurredAt: new Date('2026-11-20T01:02:03.456Z'),
-    actor: 'zhangmin',
-    source: 'test',
-    sourceRef: `ref-${Math.random()}`,
-    payload: { text: '你好', n: 1 },
-    raw: null,
-    ...over,
-  };
-}
 
 describe('evidence ledger', () => {
   let db: TestDatabase;

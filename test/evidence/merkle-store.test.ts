@@ -12,6 +12,7 @@ import {
   type NodeFetcher,
 } from '../../src/evidence/merkle';
 import { createMerkleStore, MerkleStoreError, type Queryable } from '../../src/evidence/merkle-store';
+import { evidenceEntry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 /**
@@ -238,16 +239,7 @@ describe('Merkle store over records appended by the ledger', () => {
     try {
       await Promise.all(
         Array.from({ length: n }, (_, i) =>
-          ledger.append({
-            stream: `merkle:${i % 4}`,
-            kind: 'test.note',
-            occurredAt: new Date('2026-11-20T01:02:03.456Z'),
-            actor: 'test',
-            source: 'test',
-            sourceRef: `merkle-${i}`,
-            payload: { i },
-            raw: null,
-          }),
+          ledger.append(evidenceEntry({ stream: `merkle:${i % 4}`, actor: 'test', sourceRef: `merkle-${i}`, payload: { i } })),
         ),
       );
     } finally {

@@ -1,5 +1,6 @@
 import { createLedger, verifyLedger, type Ledger } from '../../src/evidence';
 import type { TreeHead } from '../../src/evidence/verify';
+import { conversationMessage, evidenceEntry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { readAllRows, rewriteLedger, type Row } from '../support/tamper';
 
@@ -25,16 +26,13 @@ describe('rewrites made consistent inside the database', () => {
 
   async function append(count: number, from: number) {
     for (let i = from; i < from + count; i++) {
-      await ledger.append({
-        stream: i % 3 === 0 ? 'candidate:a' : i % 3 === 1 ? 'candidate:b' : 'offer:1',
-        kind: 'conversation.message',
-        occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i % 60)),
-        actor: 'zhangmin',
-        source: 'test',
-        sourceRef: `m${i}`,
-        payload: { text: `消息 ${i}`, n: 1000000 + i },
-        raw: null,
-      });
+      await ledger.append(
+        conversationMessage(i, {
+          stream: i % 3 === 0 ? 'candidate:a' : i % 3 === 1 ? 'candidate:b' : 'offer:1',
+          occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i % 60)),
+          payload: { text: `消息 ${i}`, n: 1000000 + i },
+        }),
+      );
     }
   }
 
@@ -114,16 +112,16 @@ describe('verification compares exactly what the hash covers (finding 8)', () =>
     db = await createTestDatabase();
     const ledger = createLedger({ pool: db.pool });
     for (let i = 1; i <= 3; i++) {
-      await ledger.append({
-        stream: 's',
-        kind: 'k',
-        occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i)),
-        actor: 'a',
-        source: 'test',
-        sourceRef: `r${i}`,
-        payload: { n: 1000002 },
-        raw: null,
-      });
+      await ledger.append(
+        evidenceEntry({
+          stream: 's',
+          kind: 'k',
+          occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i)),
+          actor: 'a',
+          sourceRef: `r${i}`,
+          payload: { n: 1000002 },
+        }),
+      );
     }
     await ledger.close();
   });
@@ -178,16 +176,16 @@ describe('verify runs against a live ledger (finding 7)', () => {
     let stop = false;
     const writers = Array.from({ length: 4 }, async (_, w) => {
       for (let i = 0; !stop; i++) {
-        await ledger.append({
-          stream: `s${(w + i) % 5}`,
-          kind: 'k',
-          occurredAt: new Date(),
-          actor: 'a',
-          source: 'test',
-          sourceRef: `${w}-${i}`,
-          payload: { i },
-          raw: null,
-        });
+        await ledger.append(
+          evidenceEntry({
+            stream: `s${(w + i) % 5}`,
+            kind: 'k',
+            occurredAt: new Date(),
+            actor: 'a',
+            sourceRef: `${w}-${i}`,
+            payload: { i },
+          }),
+        );
       }
     });
     try {

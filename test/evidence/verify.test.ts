@@ -2,6 +2,7 @@ import { execFile } from 'node:child_process';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { contentDigest, createLedger, leafHash, verifyLedger, type RecordFields } from '../../src/evidence';
+import { conversationMessage } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
 const run = promisify(execFile);
@@ -61,16 +62,13 @@ describe('evidence:verify catches tampering', () => {
     const ledger = createLedger({ pool: db.pool });
     // 10 records over 2 streams: a at odd seqs, b at even ones.
     for (let i = 1; i <= 10; i++) {
-      await ledger.append({
-        stream: i % 2 ? 'candidate:a' : 'candidate:b',
-        kind: 'conversation.message',
-        occurredAt: new Date(Date.UTC(2026, 10, 20, 9, 0, i)),
-        actor: i % 2 ? 'wmCandA' : 'zhangmin',
-        source: 'test',
-        sourceRef: `m${i}`,
-        payload: { text: `消息 ${i}` },
-        raw: { body: `<xml>${i}</xml>` },
-      });
+      await ledger.append(
+        conversationMessage(i, {
+          stream: i % 2 ? 'candidate:a' : 'candidate:b',
+          actor: i % 2 ? 'wmCandA' : 'zhangmin',
+          raw: { body: `<xml>${i}</xml>` },
+        }),
+      );
     }
     await ledger.close();
   });

@@ -1,14 +1,8 @@
-import { QueueEvents } from 'bullmq';
-import { Redis } from 'ioredis';
-import { textMessageXml } from '../../sandbox/callbacks';
-import { createSandbox, type Sandbox } from '../../sandbox/server';
+import { type Sandbox } from '../../sandbox/server';
 import { DEMO_AGENT_ID, OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
-import { createCallbackWorker, type StoredCallback } from '../../src/jobs/callback-worker';
-import { createDispatcher } from '../../src/jobs/dispatcher';
-import { QUEUES } from '../../src/jobs/queues';
-import { createLogger } from '../../src/observability/logger';
-import { startApp, type RunningApp } from '../support/app';
-import { REDIS_URL } from '../support/env';
+import { textMessage } from '../factories/callbacks';
+import { startApp, startSandboxFor, type RunningApp } from '../support/app';
+import { startRuntime, until } from '../jobs/harness';
 
 /**
  * Issue 6 finding 1 end to end: "WeCom" (the sandbox, its clock stopped so that everything
@@ -25,17 +19,7 @@ describe('sandbox → app: events in the same second', () => {
 
   beforeEach(async () => {
     app = await startApp({ WECOM_AGENT_ID: String(DEMO_AGENT_ID) });
-    sandbox = await createSandbox({
-      port: 0,
-      corpId: app.keys.corpId,
-      agentId: DEMO_AGENT_ID,
-      secret: 'sandbox-secret',
-      token: app.keys.token,
-      encodingAESKey: app.keys.encodingAesKey,
-      callbackUrl: `${app.url}/wecom/callback`,
-      callbackRetryDelayMs: 50,
-      clock: () => frozenMs,
-    });
+    sandbox = await startSandboxFor(app, { clock: () => frozenMs });
   });
   afterEach(async () => {
     await sandbox.close();
@@ -50,7 +34,7 @@ describe('sandbox → app: events in the same second', () => {
   /** Files an offer approval through the sandbox's OA API: a 会签 node of two, then a third approver. */
   async function submitApproval(): Promise<string> {
     const token = (await (
-      await fetch(`${sandbox.url}/cgi-bin/gettoken?corpid=${app.keys.corpId}&corpsecret=sandbox-secret`)
+      await fetch(`${sandbox.url}/cgi-bin/gettoken?corpid=${app.keys.corpId}&corpsecret=${app.config.WECOM_SECRET}`)
     ).json()) as { access_token: string };
     const res = (await (
       await fetch(`${sandbox.url}/cgi-bin/oa/applyevent?access_token=${token.access_token}`, {
@@ -125,7 +109,11 @@ describe('sandbox → app: events in the same second', () => {
     await add('job-fe').delivered;
     await add('job-be').delivered;
     const rows = await records();
-    const key = `${app.keys.corpId}:contact:add_external_contact:zhangmin:wmCandChenChen0001:${T}`;
+    // The contact by its opaque id, never its external_userid (DECISIONS 4).
+    const { rows: ids } = await app.db.pool.query<{ id: string }>(
+      "SELECT id FROM wecom_external_contacts WHERE external_userid = 'wmCandChenChen0001'",
+    );
+    const key = `${app.keys.corpId}:contact-v2:add_external_contact:zhangmin:${ids[0]?.id}:${T}`;
     expect(rows.map((r) => r.source_ref)).toEqual([key, expect.stringMatching(new RegExp(`^${key}#[0-9a-f]{16}$`))]);
     expect(rows[1]?.payload['variant_of']).toEqual(expect.objectContaining({ seq: 1, source_ref: key }));
     const variants = await app.app.metrics.callbackVariants.get();
@@ -158,47 +146,25 @@ describe('sandbox → app: events in the same second', () => {
   });
 
   test('a message for another agent is stored, flagged, and never reaches the handler for its type', async () => {
-    const logger = createLogger('silent', 'test');
     await sandbox.actions.memberSendsText('zhangmin', '给 HireLedger 的消息').delivered;
-    const other = textMessageXml({
-      corpId: app.keys.corpId,
-      fromUserId: 'zhangmin',
-      createTime: T,
-      content: '给另一个应用的消息',
-      msgId: '7600000000000000001',
-      agentId: 1000099,
-    });
+    const other = textMessage({ createTime: T, content: '给另一个应用的消息', msgId: '7600000000000000001', agentId: 1000099 });
     expect((await sandbox.deliverCallback(other, { agentId: 1000099 })).status).toBe('delivered');
     const rows = await records();
     expect(rows.map((r) => r.kind)).toEqual(['wecom.callback.message.text', 'wecom.callback.other_agent.message.text']);
 
-    const queue = app.queues.byName.get(QUEUES.callbacks);
-    if (!queue) throw new Error('queue missing');
-    const seen: StoredCallback[] = [];
-    const connection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const eventsConnection = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-    const events = new QueueEvents(QUEUES.callbacks, { connection: eventsConnection, prefix: app.config.QUEUE_PREFIX });
-    await events.waitUntilReady();
-    const worker = createCallbackWorker({
-      pool: app.db.pool,
-      connection,
-      prefix: app.config.QUEUE_PREFIX,
-      logger,
-      handlers: { 'message.text': async (cb) => void seen.push(cb) },
-    });
+    const seen: number[] = [];
+    const worker = await startRuntime(app, [
+      { name: 'texts', callbackHandlers: { 'message.text': async (cb) => void seen.push(cb.seq) } },
+    ]);
     try {
-      const done = new Promise<void>((resolve) => {
-        let n = 0;
-        events.on('completed', () => (++n === 2 ? resolve() : undefined));
-      });
-      expect(await createDispatcher({ pool: app.db.pool, queue, logger }).runOnce()).toBe(2);
-      await done;
-      expect(seen.map((cb) => cb.seq)).toEqual([1]);
+      // Only our message is for the handler: the other agent's record has another kind, no job.
+      await until('the handler', async () => seen.length === 1);
+      await worker.runtime.dispatcher.sweep();
+      const { rows: done } = await app.db.pool.query<{ seq: string }>('SELECT seq FROM ledger_consumer_done');
+      expect(done.map((r) => Number(r.seq))).toEqual([1]);
+      expect(seen).toEqual([1]);
     } finally {
-      await worker.close();
-      await events.close();
-      connection.disconnect();
-      eventsConnection.disconnect();
+      await worker.stop();
     }
   });
 });

@@ -1,9 +1,10 @@
 import { Redis } from 'ioredis';
-import { createSandbox, type Sandbox } from '../../sandbox/server';
+import { type Sandbox } from '../../sandbox/server';
 import { DEMO_AGENT_ID, OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
+import { createLedger } from '../../src/evidence';
 import { createLogger } from '../../src/observability/logger';
 import { createWecomClient } from '../../src/wecom/api';
-import { startApp, type RunningApp } from '../support/app';
+import { startApp, startSandboxFor, type RunningApp } from '../support/app';
 import { REDIS_URL } from '../support/env';
 
 /**
@@ -16,16 +17,9 @@ describe('sandbox → app callbacks', () => {
 
   beforeEach(async () => {
     app = await startApp({ WECOM_AGENT_ID: String(DEMO_AGENT_ID) });
-    sandbox = await createSandbox({
-      port: 0,
-      corpId: app.keys.corpId,
-      agentId: DEMO_AGENT_ID,
-      secret: 'sandbox-secret',
-      token: app.keys.token,
-      encodingAESKey: app.keys.encodingAesKey,
-      callbackUrl: `${app.url}/wecom/callback`,
-      callbackTimeoutMs: 400,
-      callbackRetryDelayMs: 50,
+    sandbox = await startSandboxFor(app, {
+      // Short enough to see a redelivery quickly, long enough for a loaded 2-core CI machine.
+      callbackTimeoutMs: 1500,
     });
   });
   afterEach(async () => {
@@ -55,10 +49,12 @@ describe('sandbox → app callbacks', () => {
       const wecom = createWecomClient({
         apiBase: sandbox.url,
         corpId: app.keys.corpId,
-        secret: 'sandbox-secret',
+        secret: app.config.WECOM_SECRET,
         agentId: DEMO_AGENT_ID,
         redis,
         logger: createLogger('silent', 't'),
+        // Required by the client; this test sends no message to a person, so nothing is appended.
+        ledger: createLedger({ pool: app.db.appPool }),
         options: { keyPrefix: `${app.config.QUEUE_PREFIX}:wecom:` },
       });
       const { sp_no: spNo } = await wecom.oa.applyEvent({
@@ -66,7 +62,7 @@ describe('sandbox → app callbacks', () => {
         template_id: OFFER_TEMPLATE_ID,
         use_template_approver: 1,
         apply_data: { contents: offerContents('陈晨', '前端开发工程师', '25000', 1798732800) },
-      } as Parameters<typeof wecom.oa.applyEvent>[0]);
+      });
       await sandbox.idle();
       const detail = await wecom.oa.getApprovalDetail(spNo);
       const approvers = (detail.info.sp_record ?? []).flatMap((r) => r.details.map((d) => d.approver.userid));
@@ -82,7 +78,9 @@ describe('sandbox → app callbacks', () => {
         'wecom.callback.event.sys_approval_change',
       ]);
       expect(rows[0]?.source_ref).toBe(`${app.keys.corpId}:msg:${text.result.msgId}`);
-      expect(rows[2]?.stream).toBe('wecom:external:wmCandChenChen0001');
+      // The contact by its opaque id, never its external_userid (DECISIONS 4).
+      expect(rows[2]?.stream).toMatch(/^wecom:contact:xc_[0-9a-f]{32}$/);
+      expect(JSON.stringify(rows[2])).not.toContain('wmCandChenChen0001');
       expect(rows.slice(3).map((r) => r.stream)).toEqual([`wecom:approval:${spNo}`, `wecom:approval:${spNo}`]);
       for (const cb of sandbox.state.callbacks) expect(cb.attempts.map((t) => t.status)).toEqual([200]);
     } finally {

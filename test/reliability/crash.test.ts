@@ -1,7 +1,9 @@
 import { verifyLedger } from '../../src/evidence';
+import { textMessage } from '../factories/callbacks';
+import { postCallback, signedCallback } from '../factories/signed';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { TEST_KEYS } from '../support/keys';
 import { freePort, spawnApi } from '../support/process';
-import { TEST_KEYS, signedCallback, textMessage } from '../support/wecom';
 
 /**
  * RELIABILITY F1, F17, F18 with real processes: the API is killed (-9) or stopped (SIGTERM) while
@@ -30,11 +32,7 @@ describe('API process faults during ingestion', () => {
           const i = next++;
           const cb = signedCallback(TEST_KEYS, plaintexts[i] as string);
           try {
-            const res = await fetch(`${url}/wecom/callback?${cb.query}`, {
-              method: 'POST',
-              body: cb.body,
-              headers: { 'content-type': 'text/xml' },
-            });
+            const res = await postCallback(url, cb);
             await res.text();
             if (res.status === 200) {
               acked.add(i);

@@ -6,6 +6,7 @@ import { createLedger, verifyLedger, type EvidenceEntry } from '../../src/eviden
 import { migrate } from '../../src/infra/db/migrate';
 import { provisionRoles } from '../../src/infra/db/provision';
 import { DatabaseRoleError, checkDatabaseRole, type RoleCheckLogger } from '../../src/infra/db/roles';
+import { evidenceEntry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { BASE_DATABASE_URL, basePassword, databaseUrl, runId } from '../support/env';
 import { assertMayCreateRoles, dropRoles, throwawayRoleName } from '../support/roles';
@@ -35,19 +36,10 @@ function ownDbName(label: string): string {
 }
 
 let n = 0;
-function entry(over: Partial<EvidenceEntry> = {}): EvidenceEntry {
+/** Spread over three streams, so that one batch extends several chains. */
+function entry(): EvidenceEntry {
   n += 1;
-  return {
-    stream: `roles:${n % 3}`,
-    kind: 'test.roles',
-    occurredAt: new Date('2026-11-20T01:02:03.456Z'),
-    actor: 'hireledger',
-    source: 'test',
-    sourceRef: `roles-${n}-${randomBytes(4).toString('hex')}`,
-    payload: { n },
-    raw: null,
-    ...over,
-  };
+  return evidenceEntry({ stream: `roles:${n % 3}`, kind: 'test.roles', actor: 'hireledger', payload: { n } });
 }
 
 /** The error PostgreSQL answered `sql` with, or null when it ran. */
@@ -177,10 +169,7 @@ describe('least-privilege database roles (issue 6, finding 6)', () => {
       ['UPDATE evidence_redeliveries', `UPDATE evidence_redeliveries SET deliveries = 1`],
       ['DELETE FROM evidence_merkle_nodes', `DELETE FROM evidence_merkle_nodes`],
       ['DROP TABLE evidence_records', `DROP TABLE evidence_records CASCADE`],
-      [
-        'ALTER FUNCTION evidence_append',
-        `ALTER FUNCTION evidence_append(smallint, timestamptz, jsonb, jsonb, jsonb) SECURITY INVOKER`,
-      ],
+      ['ALTER FUNCTION evidence_append', `ALTER FUNCTION evidence_append(smallint, timestamptz, jsonb, jsonb) SECURITY INVOKER`],
       ['CREATE TABLE in the ledger schema', `CREATE TABLE public.evidence_shadow (x int)`],
     ];
 

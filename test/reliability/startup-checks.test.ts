@@ -4,10 +4,12 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { textMessage } from '../factories/callbacks';
+import { postCallback, signedCallback } from '../factories/signed';
 import { createTestDatabase, type TestDatabase } from '../support/db';
-import { REDIS_URL } from '../support/env';
-import { freePort, spawnApi } from '../support/process';
-import { TEST_KEYS, signedCallback, textMessage } from '../support/wecom';
+import { REDIS_URL, testEnv } from '../support/env';
+import { TEST_KEYS } from '../support/keys';
+import { exitOf, freePort, spawnApi, spawnEntrypoint, type Entrypoint } from '../support/process';
 
 /**
  * RELIABILITY F3 and F8: the service refuses to run where acknowledged work could be lost; issue 6:
@@ -22,25 +24,11 @@ describe('start-up safety checks', () => {
 
   async function startExpectingFailure(
     env: Record<string, string>,
-    entry: 'main.ts' | 'worker.ts' = 'main.ts',
+    entry: Entrypoint = 'main.ts',
   ): Promise<{ code: number | null; stderr: string }> {
     const port = await freePort();
     return new Promise((resolve) => {
-      const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', entry)], {
-        env: {
-          PATH: process.env['PATH'],
-          LOG_LEVEL: 'silent',
-          DATABASE_URL: db.url,
-          REDIS_URL: 'redis://127.0.0.1:6379',
-          PORT: String(port),
-          WECOM_CORP_ID: 'wwtest',
-          WECOM_AGENT_ID: '1',
-          WECOM_SECRET: 's',
-          WECOM_TOKEN: 't',
-          WECOM_ENCODING_AES_KEY: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-          ...env,
-        },
-      });
+      const child = spawnEntrypoint(entry, testEnv({ DATABASE_URL: db.url, PORT: String(port), ...env }), 'pipe');
       let stderr = '';
       child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
       const timer = setTimeout(() => child.kill('SIGKILL'), 20000);
@@ -56,7 +44,7 @@ describe('start-up safety checks', () => {
     const result = await startExpectingFailure({});
     expect(result.code).toBe(1);
     expect(result.stderr).toContain('synchronous_commit=off');
-  }, 30000);
+  }, 60000);
 
   test('Redis with an evicting maxmemory-policy → the API refuses to start (F8)', async () => {
     const port = await freePort();
@@ -80,7 +68,7 @@ describe('start-up safety checks', () => {
     } finally {
       redis.kill('SIGKILL');
     }
-  }, 30000);
+  }, 60000);
 
   test('Redis down at start-up does not stop the API: it reports 503 on /health and still stores callbacks (F7)', async () => {
     const api = await spawnApi(db.appUrl, await freePort(), { REDIS_URL: `redis://127.0.0.1:${await freePort()}` }, 'listening');
@@ -88,12 +76,7 @@ describe('start-up safety checks', () => {
       const health = await fetch(`${api.url}/health`);
       expect(health.status).toBe(503);
       expect(((await health.json()) as { checks: Record<string, { ok: boolean }> }).checks['redis']?.ok).toBe(false);
-      const cb = signedCallback(TEST_KEYS, textMessage({ msgId: '7200000000000000001' }));
-      const res = await fetch(`${api.url}/wecom/callback?${cb.query}`, {
-        method: 'POST',
-        body: cb.body,
-        headers: { 'content-type': 'text/xml' },
-      });
+      const res = await postCallback(api.url, signedCallback(TEST_KEYS, textMessage({ msgId: '7200000000000000001' })));
       expect(res.status).toBe(200);
       const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM evidence_records');
       expect(rows[0].n).toBe(1);
@@ -101,7 +84,7 @@ describe('start-up safety checks', () => {
       api.child.kill('SIGTERM');
       await api.exited;
     }
-  }, 30000);
+  }, 60000);
 
   test.each(['main.ts', 'worker.ts'] as const)(
     'NODE_ENV=production as a superuser → %s refuses to start, naming the role and what to do (issue 6)',
@@ -113,7 +96,7 @@ describe('start-up safety checks', () => {
       expect(result.stderr).toContain('it is a superuser');
       expect(result.stderr).toContain('npm run db:roles');
     },
-    30000,
+    60000,
   );
 
   test('NODE_ENV=production as a member of hireledger_app → the API and the worker start and the API stores callbacks (issue 6)', async () => {
@@ -124,23 +107,18 @@ describe('start-up safety checks', () => {
     const prefix = `hltest_roles_${process.pid}`;
     const { privateKey } = generateKeyPairSync('ed25519');
     await writeFile(keyFile, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-    const worker = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', '..', 'src', 'worker.ts')], {
-      env: {
-        PATH: process.env['PATH'],
+    const worker = spawnEntrypoint(
+      'worker.ts',
+      testEnv({
         NODE_ENV: 'production',
         LOG_LEVEL: 'info',
         DATABASE_URL: db.appUrl,
-        REDIS_URL,
         QUEUE_PREFIX: prefix,
         EVIDENCE_SIGNING_KEY_FILE: keyFile,
-        WECOM_CORP_ID: TEST_KEYS.corpId,
-        WECOM_AGENT_ID: '1000002',
-        WECOM_SECRET: 'test-secret',
-        WECOM_TOKEN: TEST_KEYS.token,
-        WECOM_ENCODING_AES_KEY: TEST_KEYS.encodingAesKey,
-      },
-    });
-    const workerExited = new Promise<number | null>((resolve) => worker.once('exit', (code) => resolve(code)));
+      }),
+      'pipe',
+    );
+    const workerExited = exitOf(worker);
     try {
       let out = '';
       await new Promise<void>((resolve, reject) => {
@@ -160,12 +138,7 @@ describe('start-up safety checks', () => {
       });
       // No warning about the role: it is what production wants.
       expect(out).not.toContain('could rewrite evidence');
-      const cb = signedCallback(TEST_KEYS, textMessage({ msgId: '7200000000000000002' }));
-      const res = await fetch(`${api.url}/wecom/callback?${cb.query}`, {
-        method: 'POST',
-        body: cb.body,
-        headers: { 'content-type': 'text/xml' },
-      });
+      const res = await postCallback(api.url, signedCallback(TEST_KEYS, textMessage({ msgId: '7200000000000000002' })));
       expect(res.status).toBe(200);
       const { rows } = await db.pool.query('SELECT count(*)::int AS n FROM evidence_records');
       expect(rows[0].n).toBe(1);

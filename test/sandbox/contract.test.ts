@@ -6,7 +6,7 @@
 import type { Sandbox } from '../../sandbox/server';
 import { approvalChangeXml, externalContactXml, kfMsgOrEventXml, textMessageXml } from '../../sandbox/callbacks';
 import { OFFER_TEMPLATE_ID, offerContents } from '../../sandbox/seed';
-import { Client, fixture, jsonFixture, shapeMismatches, startSandbox, xmlStructure } from './helpers';
+import { Client, fixture, jsonFixture, KEYS, shapeMismatches, startSandbox, xmlStructure } from './helpers';
 
 const offerApplyContents = offerContents('陈晨', '前端开发工程师', '25000', 1767196800);
 
@@ -23,7 +23,7 @@ describe('sandbox contract (shapes match WeCom samples)', () => {
   });
 
   test('gettoken', async () => {
-    const r = await api.raw('GET', `/cgi-bin/gettoken?corpid=wwhireledgerdemo01&corpsecret=HireLedgerSandboxTestSecret01`);
+    const r = await api.raw('GET', `/cgi-bin/gettoken?corpid=${KEYS.corpId}&corpsecret=${KEYS.secret}`);
     expect(shapeMismatches(r, jsonFixture('gettoken.json'))).toEqual([]);
     expect(r['expires_in']).toBe(7200);
   });

@@ -7,14 +7,10 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
+import { SANDBOX_KEYS } from '../support/keys';
 
-export const KEYS = {
-  corpId: 'wwhireledgerdemo01',
-  agentId: 1000002,
-  secret: 'HireLedgerSandboxTestSecret01',
-  token: 'SandboxTestToken',
-  encodingAESKey: 'abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG',
-} as const;
+/** The sandbox's seeded corp, as in every test that runs a sandbox of its own (test/support/keys.ts). */
+export const KEYS = SANDBOX_KEYS;
 
 export type Json = Record<string, unknown>;
 

@@ -1,12 +1,12 @@
-import { randomBytes } from 'node:crypto';
 import { Redis } from 'ioredis';
+import type { CallbackKeys } from '../../sandbox/callbacks';
+import { createSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 import { buildApp, type App } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/env';
 import { createQueues, type QueueSet } from '../../src/jobs/queues';
 import { createLogger } from '../../src/observability/logger';
 import { createTestDatabase, type TestDatabase } from './db';
-import { REDIS_URL } from './env';
-import { TEST_KEYS, type CallbackKeys } from './wecom';
+import { REDIS_URL, testEnv } from './env';
 
 export interface RunningApp {
   app: App;
@@ -15,6 +15,8 @@ export interface RunningApp {
   redis: Redis;
   queues: QueueSet;
   config: Config;
+  /** The environment the app was configured from (testEnv and the overrides), e.g. for a worker process beside it. */
+  env: Record<string, string>;
   keys: CallbackKeys;
   stop(): Promise<void>;
 }
@@ -23,30 +25,18 @@ export interface RunningApp {
  * The real app on a random port, with its own database and its own Redis key prefix. It connects
  * as production does, through a login that is only a member of hireledger_app (db.appPool), so
  * every test through startApp shows least privilege is enough; db.pool stays a superuser's for
- * looking at the tables and for tamper tests.
+ * looking at the tables and for tamper tests. `env` overrides testEnv.
  */
 export async function startApp(
-  env: Record<string, string> = {},
+  env: Record<string, string | undefined> = {},
   opts: { now?: () => number; db?: TestDatabase } = {},
 ): Promise<RunningApp> {
   const db = opts.db ?? (await createTestDatabase());
-  const config = loadConfig({
-    NODE_ENV: 'test',
-    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
-    DATABASE_URL: db.appUrl,
-    REDIS_URL,
-    PORT: '0',
-    WECOM_CORP_ID: TEST_KEYS.corpId,
-    WECOM_AGENT_ID: '1000002',
-    WECOM_SECRET: 'test-secret',
-    WECOM_TOKEN: TEST_KEYS.token,
-    WECOM_ENCODING_AES_KEY: TEST_KEYS.encodingAesKey,
-    QUEUE_PREFIX: `hltest_${randomBytes(4).toString('hex')}`,
-    ...env,
-  });
+  const appEnv = testEnv({ DATABASE_URL: db.appUrl, ...env });
+  const config = loadConfig(appEnv);
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
-  const queues = createQueues(redis, config.QUEUE_PREFIX);
+  const queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, corpId: config.WECOM_CORP_ID });
   const app = await buildApp({ config, pool: db.appPool, redis, queues, logger, ...(opts.now ? { now: opts.now } : {}) });
   const address = await app.server.listen({ host: '127.0.0.1', port: 0 });
   return {
@@ -56,7 +46,8 @@ export async function startApp(
     redis,
     queues,
     config,
-    keys: { corpId: config.WECOM_CORP_ID, token: config.WECOM_TOKEN, encodingAesKey: config.WECOM_ENCODING_AES_KEY },
+    env: appEnv,
+    keys: { corpId: config.WECOM_CORP_ID, token: config.WECOM_TOKEN, encodingAESKey: config.WECOM_ENCODING_AES_KEY },
     async stop() {
       await app.close();
       await queues.close();
@@ -66,4 +57,20 @@ export async function startApp(
       if (!opts.db) await db.drop();
     },
   };
+}
+
+/**
+ * A sandbox standing in for the app's WeCom: the app's corp, agent, secret and callback keys,
+ * delivering its callbacks to the app's /wecom/callback. Close it before stopping the app.
+ */
+export function startSandboxFor(app: RunningApp, overrides: Partial<SandboxOptions> = {}): Promise<Sandbox> {
+  return createSandbox({
+    port: 0,
+    ...app.keys,
+    agentId: Number(app.config.WECOM_AGENT_ID),
+    secret: app.config.WECOM_SECRET,
+    callbackUrl: `${app.url}/wecom/callback`,
+    callbackRetryDelayMs: 50,
+    ...overrides,
+  });
 }

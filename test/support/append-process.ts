@@ -4,6 +4,7 @@
  */
 import { Pool } from 'pg';
 import { createLedger } from '../../src/evidence';
+import { evidenceEntry } from '../factories/evidence';
 
 async function main(): Promise<void> {
   const [url, tag, countText] = process.argv.slice(2);
@@ -12,16 +13,16 @@ async function main(): Promise<void> {
   const ledger = createLedger({ pool, batchMax: 16 });
   const results = await Promise.all(
     Array.from({ length: count }, (_, i) =>
-      ledger.append({
-        stream: `candidate:${i % 3}`,
-        kind: 'test.append',
-        occurredAt: new Date(),
-        actor: tag ?? 'p',
-        source: 'test',
-        sourceRef: `${tag}-${i}`,
-        payload: { i, tag: tag ?? '' },
-        raw: null,
-      }),
+      ledger.append(
+        evidenceEntry({
+          stream: `candidate:${i % 3}`,
+          kind: 'test.append',
+          occurredAt: new Date(),
+          actor: tag ?? 'p',
+          sourceRef: `${tag}-${i}`,
+          payload: { i, tag: tag ?? '' },
+        }),
+      ),
     ),
   );
   await ledger.close();

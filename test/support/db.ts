@@ -17,7 +17,7 @@ export interface TestDatabase {
 
 /** Pipelining on, as in production (src/infra/db/pool.ts). Connects lazily. */
 function testPool(connectionString: string): Pool {
-  const pool = new Pool({ connectionString, max: 10, pipeline: true } as ConstructorParameters<typeof Pool>[0]);
+  const pool = new Pool({ connectionString, max: 10, pipeline: true });
   pool.on('error', () => undefined);
   return pool;
 }

@@ -1,3 +1,6 @@
+import { randomBytes } from 'node:crypto';
+import { TEST_KEYS, type TestCorpKeys } from './keys';
+
 /** Where the tests find the real services. CI and the README use these defaults. */
 export const BASE_DATABASE_URL = process.env['DATABASE_URL'] ?? 'postgres://postgres@127.0.0.1:5432/test';
 export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
@@ -38,4 +41,40 @@ export function databaseUrl(name: string, as?: { user: string; password?: string
 export function basePassword(): string | undefined {
   const password = new URL(BASE_DATABASE_URL).password;
   return password === '' ? undefined : decodeURIComponent(password);
+}
+
+/** What testEnv takes: the database is always named (no test falls back to the shared base database by accident). */
+export type TestEnvOverrides = { DATABASE_URL: string } & Record<string, string | undefined>;
+
+/**
+ * The app's whole environment for tests and benchmarks, the one place it is written out: startApp
+ * loads it in process, spawnApi and the worker-process tests hand it to src/main.ts and
+ * src/worker.ts, the checkpoint tests to the scripts, and bench/ to the API it measures. NODE_ENV
+ * is test, logs are silent unless TEST_LOG_LEVEL says otherwise, WeCom is TEST_KEYS' corp, and
+ * every call gets a Redis key prefix of its own. Overrides win; an override of `undefined` removes
+ * the variable, so the app's default applies.
+ */
+export function testEnv(overrides: TestEnvOverrides): Record<string, string> {
+  const env: Record<string, string | undefined> = {
+    NODE_ENV: 'test',
+    LOG_LEVEL: process.env['TEST_LOG_LEVEL'] ?? 'silent',
+    REDIS_URL,
+    HOST: '127.0.0.1',
+    PORT: '0',
+    ...corpEnv(TEST_KEYS),
+    QUEUE_PREFIX: `hltest_${randomBytes(4).toString('hex')}`,
+    ...overrides,
+  };
+  return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));
+}
+
+/** The WeCom part of the environment for a corp's keys (testEnv's default is TEST_KEYS). */
+export function corpEnv(keys: TestCorpKeys): Record<string, string> {
+  return {
+    WECOM_CORP_ID: keys.corpId,
+    WECOM_AGENT_ID: String(keys.agentId),
+    WECOM_SECRET: keys.secret,
+    WECOM_TOKEN: keys.token,
+    WECOM_ENCODING_AES_KEY: keys.encodingAESKey,
+  };
 }

@@ -52,7 +52,7 @@ describe('appchat, group robot webhook and the checkpoint witness', () => {
   let time: FakeTime;
   let client: WecomClient;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     redis = connectRedis();
   });
   afterAll(async () => {

@@ -18,6 +18,7 @@ import {
   deleteKeys,
   KF_OPEN_KFID,
   makeClient,
+  memoryLedger,
   OFFER_TEMPLATE_ID,
   startSandbox,
   startStub,
@@ -99,14 +100,14 @@ describe('WeCom API endpoints against the sandbox', () => {
     await expect(client.auth.getUserInfo(member)).resolves.toEqual({
       kind: 'member',
       userid: 'liqiang',
-      user_ticket: expect.any(String),
+      user_ticket: expect.any(String) as unknown,
     });
     await expect(client.auth.getUserInfo(member)).rejects.toMatchObject({ errcode: 40029 });
     const ext = (await admin(sb, 'POST', 'oauth/code', { external_userid: 'wmCandChenChen0001' }))['code'] as string;
     await expect(client.auth.getUserInfo(ext)).resolves.toMatchObject({
       kind: 'external',
       external_userid: 'wmCandChenChen0001',
-      openid: expect.any(String),
+      openid: expect.any(String) as unknown,
     });
   });
 
@@ -165,14 +166,8 @@ describe('WeCom API endpoints against the sandbox', () => {
     expect(filenameOf(undefined)).toBeUndefined();
   });
 
-  test('message/send: duplicate check makes an identical reminder a no-op at WeCom', async () => {
-    const msg = {
-      touser: 'sunwei',
-      msgtype: 'text' as const,
-      text: { content: '明天 10:00 面试陈晨' },
-      enable_duplicate_check: 1 as const,
-      duplicate_check_interval: 1800,
-    };
+  test('message/send: the duplicate check (always on) makes an identical reminder a no-op at WeCom', async () => {
+    const msg = { touser: 'sunwei', msgtype: 'text' as const, text: { content: '明天 10:00 面试陈晨' } };
     const a = await client.message.send(msg, { idempotencyKey: 'dup-1' });
     const b = await client.message.send(msg, { idempotencyKey: 'dup-1' });
     expect(b.msgid).toBe(a.msgid);
@@ -237,6 +232,7 @@ describe('WeCom API endpoints against the sandbox', () => {
       agentId: String(KEYS.agentId),
       redis,
       logger,
+      ledger: memoryLedger(),
       options: { keyPrefix: prefix },
     });
     await expect(c.contact.getUser('zhangmin')).resolves.toMatchObject({ userid: 'zhangmin' });

@@ -124,7 +124,7 @@ describe('WeCom API calls: retries and error mapping', () => {
     await fault(sb, 'oa/getapprovalinfo', 45009, 1);
     const now = Math.floor(Date.now() / 1000);
     await expect(c.oa.getApprovalInfo({ starttime: now - 86400 * 30, endtime: now })).resolves.toMatchObject({
-      sp_no_list: expect.any(Array),
+      sp_no_list: expect.any(Array) as unknown,
     });
     expect(time.sleeps).toHaveLength(1);
     expect(time.sleeps[0]).toBeGreaterThanOrEqual(2500);
@@ -233,27 +233,40 @@ describe('WeCom API calls: retries and error mapping', () => {
       expect(hits('/cgi-bin/oa/applyevent')).toBe(1);
     });
 
-    test('message/send is retried after a reset only with enable_duplicate_check', async () => {
+    test('message/send is retried after a reset: the client always turns on the duplicate check', async () => {
       const c = stubClient();
       plan['/cgi-bin/message/send'] = ['destroy'];
       await expect(
         c.message.send({ touser: 'zhangmin', msgtype: 'text', text: { content: 'a' } }, { idempotencyKey: 'n1' }),
-      ).rejects.toBeInstanceOf(WecomNetworkError);
-      expect(hits('/cgi-bin/message/send')).toBe(1);
-      plan['/cgi-bin/message/send'] = ['destroy'];
-      await expect(
-        c.message.send(
-          {
-            touser: 'zhangmin',
-            msgtype: 'text',
-            text: { content: 'a' },
-            enable_duplicate_check: 1,
-            duplicate_check_interval: 600,
-          },
-          { idempotencyKey: 'n2' },
-        ),
       ).resolves.toMatchObject({ msgid: 'm1' });
-      expect(hits('/cgi-bin/message/send')).toBe(3);
+      expect(hits('/cgi-bin/message/send')).toBe(2);
+      const bodies = stub.requests
+        .filter((r) => r.url.startsWith('/cgi-bin/message/send'))
+        .map((r) => JSON.parse(r.body) as unknown);
+      // Both attempts are the same request, so WeCom drops the second if the first had arrived.
+      expect(bodies[1]).toEqual(bodies[0]);
+      expect(bodies[0]).toMatchObject({ enable_duplicate_check: 1, duplicate_check_interval: 14400 });
+      plan['/cgi-bin/message/send'] = ['destroy'];
+      await c.message.send(
+        { touser: 'zhangmin', msgtype: 'text', text: { content: 'b' }, duplicate_check_interval: 600 },
+        { idempotencyKey: 'n2' },
+      );
+      expect(JSON.parse(stub.requests.at(-1)?.body ?? '{}')).toMatchObject({
+        enable_duplicate_check: 1,
+        duplicate_check_interval: 600,
+      });
+    });
+
+    test('add_msg_template is not retried once the request may have arrived (no duplicate check exists)', async () => {
+      plan['/cgi-bin/externalcontact/add_msg_template'] = ['destroy'];
+      const err = await stubClient()
+        .msgTemplate.add(
+          { external_userid: ['wmCandChenChen0001'], sender: 'zhangmin', text: { content: '您好' } },
+          { idempotencyKey: 'tpl-1' },
+        )
+        .catch((e: unknown) => e);
+      expect(err).toMatchObject({ name: 'WecomNetworkError', maybeSent: true });
+      expect(hits('/cgi-bin/externalcontact/add_msg_template')).toBe(1);
     });
 
     test('a gateway error page (HTTP 502, not JSON) is treated as a network failure', async () => {

@@ -2,27 +2,34 @@ import { createHash } from 'node:crypto';
 import { canonicalize, contentDigest, type JsonValue } from '../../src/evidence';
 import { callbackDigestOf, classifyCallback, type InboundCallback } from '../../src/wecom/callback-event';
 import { parseWecomXml } from '../../src/wecom/xml';
+import { approvalEvent, contactChange, textMessage } from '../factories/callbacks';
+import { TEST_KEYS } from '../support/keys';
 import { vector } from '../support/vectors';
-import { approvalEvent, contactChange, textMessage } from '../support/wecom';
 
 /**
  * What a verified callback becomes, without HTTP or a database: its key, aliases, redelivery
  * digest, stream, time and agent check (DECISIONS 1, 2, 3, 8).
  */
 
-const CORP = 'wwhireledgertest01';
+const CORP = TEST_KEYS.corpId;
 const RECEIVED = Date.UTC(2026, 10, 26, 12, 0, 0);
 const T = Math.floor(RECEIVED / 1000) - 60;
 
+/** The opaque id the route would have resolved for the external contact wmCandA (external-contacts.ts). */
+const CONTACT_A = `xc_${'a1'.repeat(16)}`;
+
 function classify(plaintext: string | Buffer, over: Partial<InboundCallback> = {}) {
-  return classifyCallback({
-    corpId: CORP,
-    agentId: '1000002',
-    plaintext: typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext,
-    raw: { method: 'POST', query: 'msg_signature=x&timestamp=1&nonce=n', contentType: 'text/xml', body: Buffer.from('<xml/>') },
-    receivedAtMs: RECEIVED,
-    ...over,
-  });
+  return classifyCallback(
+    {
+      corpId: CORP,
+      agentId: '1000002',
+      plaintext: typeof plaintext === 'string' ? Buffer.from(plaintext, 'utf8') : plaintext,
+      raw: { method: 'POST', query: 'msg_signature=x&timestamp=1&nonce=n', contentType: 'text/xml', body: Buffer.from('<xml/>') },
+      receivedAtMs: RECEIVED,
+      ...over,
+    },
+    new Map([['wmCandA', CONTACT_A]]),
+  );
 }
 
 const payloadOf = (c: ReturnType<typeof classify>) => c.entry.payload as Record<string, JsonValue>;
@@ -120,21 +127,28 @@ describe('approval events: the key names the acting node and approver', () => {
 });
 
 describe('customer-contact events', () => {
-  test('the member userid is lower-cased in key and stream (DECISIONS 8), the external id kept exactly; the old key is the alias', () => {
+  test('the contact is named by its opaque id in key and stream, never its external_userid (DECISIONS 4); the member userid lower-cased (DECISIONS 8)', () => {
     const c = classify(
       contactChange({ changeType: 'edit_external_contact', userId: 'ZhangMin', externalUserId: 'wmCandA', createTime: T }),
     );
-    expect(c.entry.sourceRef).toBe(`${CORP}:contact:edit_external_contact:zhangmin:wmCandA:${T}`);
-    expect(c.entry.redelivery.aliases).toEqual([`${CORP}:contact:edit_external_contact:ZhangMin:wmCandA:${T}`]);
-    expect(c.entry.stream).toBe('wecom:external:wmCandA');
+    expect(c.entry.sourceRef).toBe(`${CORP}:contact-v2:edit_external_contact:zhangmin:${CONTACT_A}:${T}`);
+    expect(c.entry.stream).toBe(`wecom:contact:${CONTACT_A}`);
+    expect(JSON.stringify([c.entry.stream, c.entry.sourceRef, c.entry.actor])).not.toContain('wmCandA');
+    // Records stored before the opaque ids still match their redeliveries under the keys of then.
+    expect(c.entry.redelivery.aliases).toEqual([
+      `${CORP}:contact:edit_external_contact:zhangmin:wmCandA:${T}`,
+      `${CORP}:contact:edit_external_contact:ZhangMin:wmCandA:${T}`,
+    ]);
   });
 
-  test('when the userid is already lower-case the key is the old key, and no alias is needed', () => {
-    const c = classify(
-      contactChange({ changeType: 'add_external_contact', userId: 'zhangmin', externalUserId: 'wmCandA', createTime: T }),
-    );
-    expect(c.entry.sourceRef).toBe(`${CORP}:contact:add_external_contact:zhangmin:wmCandA:${T}`);
-    expect(c.entry.redelivery.aliases).toBeUndefined();
+  test('without the opaque id of its contact a contact event cannot be keyed: classification refuses (the route stores it unparsed)', () => {
+    const plain = contactChange({
+      changeType: 'add_external_contact',
+      userId: 'zhangmin',
+      externalUserId: 'wmCandZ',
+      createTime: T,
+    });
+    expect(() => classify(plain)).toThrow('no opaque id');
   });
 
   test('two events sharing the key but not the fields have different digests (the ledger keeps both)', () => {
@@ -179,13 +193,18 @@ describe('the redelivery digest compares parsed fields, not bytes or format', ()
     const b = classify(json.expected_plaintext, over);
     expect(a.entry.sourceRef).toBe(b.entry.sourceRef);
     expect(a.entry.redelivery.digest).toBe(b.entry.redelivery.digest);
-    expect(a.entry.redelivery.digest).toBe(contentDigest(parseWecomXml(xml.expected_plaintext) as JsonValue));
+    expect(a.entry.redelivery.digest).toBe(contentDigest(parseWecomXml(xml.expected_plaintext).root as JsonValue));
     for (const c of [a, b]) expect(c.entry.redelivery.digestOf(c.entry.payload)).toBe(c.entry.redelivery.digest);
   });
 
   test('whitespace between elements and CDATA versus plain text do not change the digest', () => {
     const plain = textMessage({ msgId: '7000000000000000002', createTime: T });
-    const spaced = plain.replace(/></g, '>\n  <').replace('<![CDATA[text]]>', 'text').replace('<![CDATA[你好]]>', '你好');
+    // Whitespace after every end tag (between elements, never inside one) and plain text for CDATA.
+    const spaced = plain
+      .replace(/(<\/\w+>)/g, '$1\n  ')
+      .replace('<xml>', '<xml>\n  ')
+      .replace('<![CDATA[text]]>', 'text')
+      .replace('<![CDATA[你好]]>', '你好');
     expect(spaced).not.toBe(plain);
     expect(classify(spaced).entry.redelivery.digest).toBe(classify(plain).entry.redelivery.digest);
   });
@@ -200,7 +219,7 @@ describe('the redelivery digest compares parsed fields, not bytes or format', ()
     });
     // The payload as written then, read back from jsonb.
     const stored = JSON.parse(
-      JSON.stringify({ type: 'event.sys_approval_change', format: 'xml', plaintext: plain, fields: parseWecomXml(plain) }),
+      JSON.stringify({ type: 'event.sys_approval_change', format: 'xml', plaintext: plain, fields: parseWecomXml(plain).root }),
     ) as JsonValue;
     expect(callbackDigestOf(stored)).toBe(classify(plain).entry.redelivery.digest);
     // A variant's payload carries variant_of; the digest ignores it.
@@ -211,6 +230,7 @@ describe('the redelivery digest compares parsed fields, not bytes or format', ()
   });
 
   test('an unknown event is keyed by its fields digest; the old key (SHA-256 of the plaintext) is its alias', () => {
+    // By hand: an event type WeCom does not have, so no builder writes it.
     const plain = `<xml><ToUserName><![CDATA[${CORP}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>${T}</CreateTime><MsgType><![CDATA[event]]></MsgType><Event><![CDATA[brand_new]]></Event></xml>`;
     const c = classify(plain);
     expect(c.entry.sourceRef).toBe(`${CORP}:fields:${c.entry.redelivery.digest}`);
@@ -220,6 +240,7 @@ describe('the redelivery digest compares parsed fields, not bytes or format', ()
 });
 
 describe('verified content is stored whatever it holds (DECISIONS 1)', () => {
+  // JSON-format messages by hand: the sandbox writes XML only, and these carry values WeCom never should.
   const json = (extra: string) =>
     `{"ToUserName":"${CORP}","FromUserName":"zhangmin","CreateTime":${T},"MsgType":"text","Content":"${extra}","MsgId":7000000000000000003,"AgentID":1000002}`;
 
@@ -349,9 +370,7 @@ describe('AgentID (DECISIONS 3)', () => {
   });
 
   test('a message for another agent is stored flagged: its own kind, type and stream, never ours', () => {
-    const c = classify(
-      textMessage({ msgId: '7100000000000000002' }).replace('<AgentID>1000002</AgentID>', '<AgentID>1000099</AgentID>'),
-    );
+    const c = classify(textMessage({ msgId: '7100000000000000002', agentId: '1000099' }));
     expect(c.ours).toBe(false);
     expect(c.entry.kind).toBe('wecom.callback.other_agent.message.text');
     expect(payloadOf(c)['type']).toBe('other_agent.message.text');
@@ -360,9 +379,7 @@ describe('AgentID (DECISIONS 3)', () => {
   });
 
   test("a system app's AgentID on a type that app does not send is not ours", () => {
-    const c = classify(
-      textMessage({ msgId: '7100000000000000003' }).replace('<AgentID>1000002</AgentID>', '<AgentID>3010040</AgentID>'),
-    );
+    const c = classify(textMessage({ msgId: '7100000000000000003', agentId: '3010040' }));
     expect(c.ours).toBe(false);
   });
 

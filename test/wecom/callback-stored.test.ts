@@ -5,8 +5,11 @@ import { createMetrics } from '../../src/observability/metrics';
 import { callbackRoutes } from '../../src/wecom/callback-route';
 import { decryptMessage, aesKeyOf, verifySignature } from '../../src/wecom/crypto';
 import { parseWecomXml } from '../../src/wecom/xml';
+import { envelopeXml } from '../../sandbox/callbacks';
+import { approvalEvent, contactChange, textMessage } from '../factories/callbacks';
+import { signedBytes, signedCallback } from '../factories/signed';
 import { startApp, type RunningApp } from '../support/app';
-import { TEST_KEYS, approvalEvent, contactChange, signedBytes, signedCallback, textMessage } from '../support/wecom';
+import { TEST_KEYS } from '../support/keys';
 
 /**
  * Issue 6, findings 1 and 3 to 5, at the HTTP boundary: what is verified is stored (raw exactly
@@ -68,7 +71,7 @@ function reverify(app: RunningApp, row: Row): Buffer {
   expect(
     verifySignature(app.keys.token, q.get('timestamp') ?? '', q.get('nonce') ?? '', encrypt, q.get('msg_signature') ?? ''),
   ).toBe(true);
-  const message = decryptMessage([aesKeyOf(app.keys.encodingAesKey)], encrypt, app.keys.corpId).message;
+  const message = decryptMessage([aesKeyOf(app.keys.encodingAESKey)], encrypt, app.keys.corpId).message;
   const stored =
     typeof row.payload['plaintext'] === 'string'
       ? Buffer.from(row.payload['plaintext'], 'utf8')
@@ -130,7 +133,12 @@ describe('distinct events are never merged; redeliveries never stored twice (fin
   });
 
   test('two contact events of the same second sharing the key but not the fields: the second is a linked variant, counted', async () => {
-    const base = { changeType: 'add_external_contact', userId: 'zhangmin', externalUserId: 'wmCandVariant', createTime: T };
+    const base = {
+      changeType: 'add_external_contact' as const,
+      userId: 'zhangmin',
+      externalUserId: 'wmCandVariant',
+      createTime: T,
+    };
     expect(await send(app, contactChange({ ...base, state: 'job-fe', welcomeCode: 'W1' }))).toBe(200);
     expect(await send(app, contactChange({ ...base, state: 'job-be', welcomeCode: 'W2' }))).toBe(200);
     // And each of them again: redeliveries, under their own keys.
@@ -138,7 +146,11 @@ describe('distinct events are never merged; redeliveries never stored twice (fin
     expect(await send(app, contactChange({ ...base, state: 'job-fe', welcomeCode: 'W1' }))).toBe(200);
     const stored = await rows(app);
     expect(stored).toHaveLength(2);
-    const key = `${app.keys.corpId}:contact:add_external_contact:zhangmin:wmCandVariant:${T}`;
+    // The contact by its opaque id, never its external_userid (DECISIONS 4).
+    const { rows: ids } = await app.db.pool.query<{ id: string }>(
+      "SELECT id FROM wecom_external_contacts WHERE external_userid = 'wmCandVariant'",
+    );
+    const key = `${app.keys.corpId}:contact-v2:add_external_contact:zhangmin:${ids[0]?.id}:${T}`;
     expect(stored[0]?.source_ref).toBe(key);
     expect(stored[1]?.source_ref).toMatch(new RegExp(`^${key}#[0-9a-f]{16}$`));
     expect(stored[1]?.payload['variant_of']).toEqual(expect.objectContaining({ seq: 1, source_ref: key }));
@@ -165,6 +177,21 @@ describe('distinct events are never merged; redeliveries never stored twice (fin
     for (let i = 0; i < 3; i++) expect((await post(app, cb.query, cb.body)).status).toBe(200);
     expect(await rows(app)).toHaveLength(1);
     expect(Object.values(await deliveries(app))).toEqual([3]);
+  });
+
+  test('two signed messages whose parse would have been the same are two records: fields that lose something never decide', async () => {
+    // One MsgId (the key), content differing only by what a lossy parse dropped: the trimmed
+    // whitespace, an attribute. By hand for the attribute: WeCom writes none.
+    const plain = textMessage({ msgId: '7200000000000000002', content: '我接受' });
+    const spaced = textMessage({ msgId: '7200000000000000002', content: '我接受 ' });
+    const attributed = plain.replace('<Content>', '<Content lang="x">');
+    for (const p of [plain, spaced, attributed, spaced, attributed]) expect(await send(app, p)).toBe(200);
+    const stored = await rows(app);
+    expect(stored.map((r) => r.payload['plaintext'])).toEqual([plain, spaced, attributed]);
+    expect(stored[2]?.payload['fields_error']).toBe('XML: fields leave out attributes (<Content>)');
+    expect(await counter(app, 'callbackVariants', { type: 'message.text' })).toBe(2);
+    // The spaced one and the attributed one were each delivered twice: redeliveries of their own.
+    expect(Object.values(await deliveries(app)).sort()).toEqual([2, 2]);
   });
 
   test('a record stored under the old key format still matches its redelivery; a distinct event with that old key is stored', async () => {
@@ -202,7 +229,7 @@ describe('distinct events are never merged; redeliveries never stored twice (fin
         type: 'event.sys_approval_change',
         format: 'xml',
         plaintext: first,
-        fields: JSON.parse(JSON.stringify(parseWecomXml(first))),
+        fields: JSON.parse(JSON.stringify(parseWecomXml(first).root)),
       },
       raw: null,
     });
@@ -222,8 +249,9 @@ describe('every verified callback is stored; nothing internal reaches a response
   });
   afterEach(() => app.stop());
 
+  // JSON-format messages and the broken plaintexts below by hand: the sandbox writes XML WeCom would send.
   const json = (content: string, createTime: number | string = T) =>
-    `{"ToUserName":"wwhireledgertest01","FromUserName":"zhangmin","CreateTime":${createTime},"MsgType":"text",` +
+    `{"ToUserName":"${TEST_KEYS.corpId}","FromUserName":"zhangmin","CreateTime":${createTime},"MsgType":"text",` +
     `"Content":"${content}","MsgId":7300000000000000001,"AgentID":1000002}`;
 
   test.each([
@@ -391,11 +419,93 @@ describe('unsigned content beside signed content (finding 5, DECISIONS 3)', () =
     expect(res.status).toBe(200);
   });
 
+  // The signed plaintext says 我拒绝这个offer; the unsigned envelope must not say anything else.
+  const REFUSAL = '我拒绝这个offer';
+  test.each([
+    ['an element besides the three', (body: string) => body.replace('</xml>', '<Content>我接受这个offer</Content></xml>')],
+    ['an attribute', (body: string) => body.replace('<Encrypt>', '<Encrypt note="我接受这个offer">')],
+    ['an attribute on <xml>', (body: string) => body.replace('<xml>', '<xml note="我接受这个offer">')],
+    ['a comment', (body: string) => body.replace('</xml>', '<!-- 我接受这个offer --></xml>')],
+    ['a comment after the document', (body: string) => `${body}<!-- 我接受这个offer -->`],
+    ['text beside the elements', (body: string) => body.replace('</xml>', '我接受这个offer</xml>')],
+    [
+      'an element inside AgentID',
+      (body: string) => body.replace(/<AgentID>.*<\/AgentID>/, '<AgentID><Note>我接受这个offer</Note></AgentID>'),
+    ],
+    [
+      'a declaration saying more than XML 1.0 in UTF-8',
+      (body: string) => `<?xml version="1.0" encoding="我接受这个offer"?>${body}`,
+    ],
+  ])('an XML envelope with %s is refused: 400 bad_envelope, a fixed message, nothing stored', async (_n, change) => {
+    const cb = signedCallback(app.keys, textMessage({ msgId: '7500000000000000010', content: REFUSAL }));
+    const res = await post(app, cb.query, change(cb.body));
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({
+      error: 'bad_envelope',
+      message: '回调信封格式无效 / the callback envelope is not valid',
+    });
+    expect(await rows(app)).toHaveLength(0);
+    expect(await counter(app, 'callbacksAccepted', {})).toBe(0);
+  });
+
+  test.each([
+    [
+      'a key besides the three',
+      (enc: string) => `{"tousername":"x","encrypt":"${enc}","agentid":"1","content":"我接受这个offer"}`,
+    ],
+    ['a nested value', (enc: string) => `{"tousername":"x","encrypt":"${enc}","agentid":{"note":"我接受这个offer"}}`],
+    ['a list', (enc: string) => `{"tousername":["x","我接受这个offer"],"encrypt":"${enc}"}`],
+    ['one name in two letter cases', (enc: string) => `{"ToUserName":"x","tousername":"我接受这个offer","encrypt":"${enc}"}`],
+    ['a ciphertext that is not a string', () => `{"encrypt":12345}`],
+  ])('a JSON envelope with %s is refused: 400 bad_envelope, nothing stored', async (_n, envelope) => {
+    const cb = signedCallback(app.keys, textMessage({ msgId: '7500000000000000011', content: REFUSAL }));
+    const res = await post(app, cb.query, envelope(cb.encrypt), 'application/json');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text)).toEqual({
+      error: 'bad_envelope',
+      message: '回调信封格式无效 / the callback envelope is not valid',
+    });
+    expect(await rows(app)).toHaveLength(0);
+  });
+
+  test('envelopes as WeCom and the sandbox write them pass: XML with or without AgentID, spaced, declared; JSON in any letter case', async () => {
+    const bodies: [string, (enc: string) => string, string?][] = [
+      ['sandbox', (enc) => envelopeXml(app.keys.corpId, enc, '1000002')],
+      ['empty AgentID', (enc) => envelopeXml(app.keys.corpId, enc, '')],
+      [
+        'no AgentID',
+        (enc) => `<xml><ToUserName><![CDATA[${app.keys.corpId}]]></ToUserName><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`,
+      ],
+      ['Encrypt alone, plain text', (enc) => `<xml><Encrypt>${enc}</Encrypt></xml>`],
+      [
+        'spaced and declared',
+        (enc) =>
+          `<?xml version="1.0" encoding="utf-8"?>\n<xml>\n  <ToUserName><![CDATA[${app.keys.corpId}]]></ToUserName>\r\n` +
+          `  <Encrypt><![CDATA[${enc}]]></Encrypt>\n  <AgentID>1000002</AgentID>\n</xml>\n`,
+      ],
+      [
+        'JSON, WeCom casing',
+        (enc) => `{"ToUserName":"${app.keys.corpId}","Encrypt":"${enc}","AgentID":1000002}`,
+        'application/json',
+      ],
+      [
+        'JSON, upper case',
+        (enc) => `{"TOUSERNAME":"${app.keys.corpId}","ENCRYPT":"${enc}","AGENTID":"1000002"}`,
+        'application/json',
+      ],
+    ];
+    let n = 0;
+    for (const [name, envelope, type] of bodies) {
+      n += 1;
+      const cb = signedCallback(app.keys, textMessage({ msgId: `75000000000000001${String(n).padStart(2, '0')}` }));
+      const res = await post(app, cb.query, envelope(cb.encrypt), type);
+      expect({ name, status: res.status }).toEqual({ name, status: 200 });
+    }
+    expect(await rows(app)).toHaveLength(bodies.length);
+  });
+
   test('a message for another AgentID is stored flagged as for another agent, never refused, never as ours', async () => {
-    const plain = textMessage({ msgId: '7500000000000000004' }).replace(
-      '<AgentID>1000002</AgentID>',
-      '<AgentID>1000077</AgentID>',
-    );
+    const plain = textMessage({ msgId: '7500000000000000004', agentId: '1000077' });
     expect(await send(app, plain)).toBe(200);
     const [row] = await rows(app);
     expect(row?.kind).toBe('wecom.callback.other_agent.message.text');
@@ -415,8 +525,16 @@ describe('the last resort: a record the ledger refuses is stored unparsed, not a
     const server = Fastify();
     await server.register(async (scope) =>
       callbackRoutes(scope, {
-        settings: { ...TEST_KEYS, agentId: '1000002', maxSkewSeconds: 300, bodyLimitBytes: 65536 },
+        settings: {
+          corpId: TEST_KEYS.corpId,
+          token: TEST_KEYS.token,
+          encodingAesKey: TEST_KEYS.encodingAESKey,
+          agentId: TEST_KEYS.agentId,
+          maxSkewSeconds: 300,
+          bodyLimitBytes: 65536,
+        },
         metrics: createMetrics(),
+        externalContacts: { idsFor: async () => new Map() },
         ledger: {
           append: async (entry) => {
             appended.push(entry);

@@ -1,7 +1,10 @@
 import { connect } from 'node:net';
+import { envelopeXml } from '../../sandbox/callbacks';
+import { approvalChange, contactChange, textMessage } from '../factories/callbacks';
+import { signedCallback } from '../factories/signed';
 import { startApp, type RunningApp } from '../support/app';
+import { OTHER_AES_KEY } from '../support/keys';
 import { vector } from '../support/vectors';
-import { approvalChange, signedCallback, textMessage } from '../support/wecom';
 
 const byName = vector;
 
@@ -163,18 +166,20 @@ describe('POST /wecom/callback with live timestamps', () => {
 
   test('two contact events of the same second for different candidates are both stored', async () => {
     const contact = (ext: string) =>
-      `<xml><ToUserName><![CDATA[${app.keys.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1795000000</CreateTime>` +
-      `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[change_external_contact]]></Event><ChangeType><![CDATA[add_external_contact]]></ChangeType>` +
-      `<UserID><![CDATA[zhangmin]]></UserID><ExternalUserID><![CDATA[${ext}]]></ExternalUserID></xml>`;
+      contactChange({ changeType: 'add_external_contact', userId: 'zhangmin', externalUserId: ext, createTime: 1795000000 });
     for (const ext of ['wmCandA', 'wmCandB']) {
       const cb = signedCallback(app.keys, contact(ext));
       expect((await post(app, cb.query, cb.body)).status).toBe(200);
     }
-    const { rows } = await app.db.pool.query(`SELECT stream FROM evidence_records ORDER BY seq`);
-    expect(rows.map((r) => r.stream)).toEqual(['wecom:external:wmCandA', 'wecom:external:wmCandB']);
+    // Each candidate in a stream of their own, named by the contact's opaque id (DECISIONS 4).
+    const { rows } = await app.db.pool.query(
+      `SELECT r.stream, c.external_userid FROM evidence_records r JOIN wecom_external_contacts c ON r.stream = 'wecom:contact:' || c.id ORDER BY r.seq`,
+    );
+    expect(rows.map((r) => r.external_userid)).toEqual(['wmCandA', 'wmCandB']);
   });
 
   test('an event type nothing handles yet is kept as unknown', async () => {
+    // By hand: an event WeCom has no such type for, so the sandbox has no builder for it.
     const plain =
       `<xml><ToUserName><![CDATA[${app.keys.corpId}]]></ToUserName><FromUserName><![CDATA[sys]]></FromUserName><CreateTime>1795000001</CreateTime>` +
       `<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[brand_new_event]]></Event><Foo>bar</Foo></xml>`;
@@ -188,10 +193,9 @@ describe('POST /wecom/callback with live timestamps', () => {
 
   test('stored raw material lets a third party re-verify the signature and decrypt (B13 text kept exactly)', async () => {
     const content = '薪资能否再谈 🙂 𠀀 a]]>b' + '长'.repeat(1000);
-    const plain = textMessage({ msgId: '7000000000000000002', content: 'x' }).replace(
-      '<![CDATA[x]]>',
-      `<![CDATA[${content.replace(']]>', ']]]]><![CDATA[>')}]]>`,
-    );
+    // The builder splits the "]]>" across two CDATA sections, as WeCom must.
+    const plain = textMessage({ msgId: '7000000000000000002', content });
+    expect(plain).toContain('a]]]]><![CDATA[>b');
     const cb = signedCallback(app.keys, plain);
     expect((await post(app, cb.query, cb.body)).status).toBe(200);
     const { rows } = await app.db.pool.query(`SELECT raw, payload FROM evidence_records`);
@@ -201,6 +205,7 @@ describe('POST /wecom/callback with live timestamps', () => {
     expect(rows[0].payload.fields.Content).toBe(content);
   });
 
+  // Hostile and malformed bodies are written by hand on purpose: no builder makes them.
   const hostile: [string, string][] = [
     [
       'billion laughs',
@@ -223,6 +228,7 @@ describe('POST /wecom/callback with live timestamps', () => {
     const good = signedCallback(app.keys, textMessage({ msgId: '7000000000000000003' }));
     const ts = Math.floor(Date.now() / 1000);
     const sigOf = (q: string) => new URLSearchParams(q).get('msg_signature') ?? '';
+    // The malformed bodies below are written by hand on purpose: no builder makes them.
     const cases: [string, Promise<{ status: number; text: string }>, number, string][] = [
       [
         'wrong signature',
@@ -326,17 +332,10 @@ describe('POST /wecom/callback with live timestamps', () => {
   test('undecryptable payloads (bad base64, wrong length, wrong key) are one uniform 400', async () => {
     const ts = String(Math.floor(Date.now() / 1000));
     const { signatureOf } = await import('../../src/wecom/crypto');
-    const other = signedCallback(
-      { ...app.keys, encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' },
-      textMessage({ msgId: '1' }),
-    );
+    const other = signedCallback({ ...app.keys, encodingAESKey: OTHER_AES_KEY }, textMessage({ msgId: '1' }));
     for (const enc of ['!!notbase64!!', Buffer.alloc(40).toString('base64'), other.encrypt]) {
       const sig = signatureOf(app.keys.token, ts, 'n1', enc);
-      const res = await post(
-        app,
-        `msg_signature=${sig}&timestamp=${ts}&nonce=n1`,
-        `<xml><Encrypt><![CDATA[${enc}]]></Encrypt></xml>`,
-      );
+      const res = await post(app, `msg_signature=${sig}&timestamp=${ts}&nonce=n1`, envelopeXml(app.keys.corpId, enc, '1000002'));
       expect(res.status).toBe(400);
       expect(JSON.parse(res.text).error).toBe('decrypt_failed');
     }
@@ -361,7 +360,7 @@ describe('POST /wecom/callback with live timestamps', () => {
 describe('HTTP-level hostile input', () => {
   let app: RunningApp;
   beforeAll(async () => {
-    app = await startApp({ WECOM_ENCODING_AES_KEY_PREVIOUS: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' });
+    app = await startApp({ WECOM_ENCODING_AES_KEY_PREVIOUS: OTHER_AES_KEY });
   });
   afterAll(() => app.stop());
 
@@ -391,10 +390,7 @@ describe('HTTP-level hostile input', () => {
   });
 
   test('a callback encrypted with the previous EncodingAESKey is accepted during rotation (B12)', async () => {
-    const cb = signedCallback(
-      { ...app.keys, encodingAesKey: 'ZYXWVUTSRQPONMLKJIHGFEDCBA9876543210zyxwvut' },
-      textMessage({ msgId: '7300000000000000001' }),
-    );
+    const cb = signedCallback({ ...app.keys, encodingAESKey: OTHER_AES_KEY }, textMessage({ msgId: '7300000000000000001' }));
     expect((await post(app, cb.query, cb.body)).status).toBe(200);
     expect(await count(app)).toBe(1);
   });

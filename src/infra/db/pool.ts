@@ -23,7 +23,7 @@ export function createPool(opts: PoolOptions, logger: Logger): Pool {
     application_name: opts.applicationName,
     // Lets the evidence ledger send a statement and its COMMIT back to back (see evidence/ledger.ts).
     pipeline: true,
-  } as PoolConfig;
+  };
   const pool = new Pool(config);
   pool.on('error', (err) => logger.error({ err }, 'postgres idle client error'));
   pool.on('connect', (client) => {

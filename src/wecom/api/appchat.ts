@@ -37,6 +37,8 @@ export interface AppchatApi {
   /**
    * Posts to a group this app created and resolves with WeCom's whole answer (`{errcode:0, errmsg:"ok"}`;
    * no msgid). Content over 2048 bytes of UTF-8 is refused before sending (WecomContentTooLongError).
+   * Not recorded in the evidence ledger: a post to an internal group, not a message to a person; the
+   * checkpointer records its witness posts itself (see createWecomClient).
    */
   send(req: AppchatSendRequest): Promise<AppchatSendResponse>;
 }

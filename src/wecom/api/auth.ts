@@ -19,8 +19,10 @@ export function createAuthApi(http: WecomHttp): AuthApi {
         query: { code },
         idempotent: false,
       });
-      const str = (k: string): string | undefined =>
-        typeof res[k] === 'string' && res[k] !== '' ? (res[k] as string) : undefined;
+      const str = (k: string): string | undefined => {
+        const v = res[k];
+        return typeof v === 'string' && v !== '' ? v : undefined;
+      };
       const userid = str('userid') ?? str('UserId');
       if (userid !== undefined) {
         const ticket = str('user_ticket');

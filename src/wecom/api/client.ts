@@ -6,6 +6,7 @@ import { createJsapiApi, fetchTicket, type JsapiApi } from './jsapi';
 import { createKfApi, type KfApi } from './kf';
 import { createMediaApi, type MediaApi } from './media';
 import { createMessageApi, type MessageApi } from './message';
+import { createMsgTemplateApi, type MsgTemplateApi } from './msg-template';
 import { createOaApi, type OaApi } from './oa';
 import { AppRateLimiter, MemberRateLimiter } from './ratelimit';
 import { RedisGate } from './redis-gate';
@@ -21,20 +22,40 @@ import { createWebhookApi, type WebhookApi } from './webhook';
 export interface WecomClient {
   /** A valid access_token (cached, shared, refreshed ahead of expiry). For APIs this client lacks. */
   getAccessToken(): Promise<string>;
+  /** App messages to members. Recorded as evidence (intent, then outcome). */
   message: MessageApi;
   oa: OaApi;
+  /** 微信客服; sendMsg is recorded as evidence. */
   kf: KfApi;
+  /** 企业群发 to candidates through their recruiter. Recorded as evidence. */
+  msgTemplate: MsgTemplateApi;
   contact: ContactApi;
   auth: AuthApi;
   jsapi: JsapiApi;
   media: MediaApi;
-  /** 群聊会话: groups the app creates and posts to (checkpoint witnesses). */
+  /**
+   * 群聊会话: groups the app creates and posts to (checkpoint witnesses). Not a message to a person, so not
+   * recorded in the ledger: see the note on the witness posts below.
+   */
   appchat: AppchatApi;
-  /** 群机器人 webhooks: posts authenticated by the robot's key, not the access_token. */
+  /** 群机器人 webhooks: posts authenticated by the robot's key, not the access_token. Not recorded, as appchat. */
   webhook: WebhookApi;
 }
 
+/**
+ * Every send to a person goes through `message`, `kf.sendMsg` or `msgTemplate` and is recorded in `deps.ledger`
+ * (evidence.ts): there is no way to build a client that sends without leaving evidence, so the ledger is required
+ * by the type and checked here for callers the compiler does not see.
+ *
+ * The checkpoint witness posts (`appchat.send`, `webhook.send`) stay out of the ledger on purpose: they go to an
+ * internal group of HireLedger's own staff, not to a person about whom a decision is evidenced; the checkpointer
+ * records each one (request, WeCom's answer, time) in evidence_checkpoint_witnesses; and a ledger record per
+ * witness post would add a record after every checkpoint, so the tree would never be at rest at a checkpoint.
+ */
 export function createWecomClient(deps: WecomClientDeps): WecomClient {
+  if (typeof (deps.ledger as Partial<WecomClientDeps['ledger']> | undefined)?.append !== 'function') {
+    throw new TypeError('createWecomClient: a ledger is required (every message sent to a person is recorded as evidence)');
+  }
   const o = deps.options ?? {};
   const now = deps.now ?? Date.now;
   const sleep = deps.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
@@ -121,6 +142,7 @@ export function createWecomClient(deps: WecomClientDeps): WecomClient {
     message: createMessageApi({ http, agentId, members, ledger: deps.ledger, logger, now }),
     oa: createOaApi(http),
     kf: createKfApi({ http, ledger: deps.ledger, logger, now }),
+    msgTemplate: createMsgTemplateApi({ http, ledger: deps.ledger, logger, now }),
     contact: createContactApi(http),
     auth: createAuthApi(http),
     jsapi: createJsapiApi(tickets, now),

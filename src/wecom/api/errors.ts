@@ -184,8 +184,9 @@ export class WecomCredentialUnavailableError extends Error {
 }
 
 /**
- * The message WAS sent (see `result`) but its evidence record could not be written. Do not send again:
- * append `entries` to the ledger again (same source/sourceRef, so it is idempotent).
+ * The message WAS sent (see `result`) but its outcome record could not be written; its intent is in the ledger.
+ * Do not send it again under another key: append `entries` to the ledger again (same source/sourceRef, so it is
+ * idempotent), or retry under the same idempotency key (WeCom drops the copy and the outcome is written then).
  */
 export class EvidenceWriteError extends Error {
   constructor(
@@ -195,5 +196,41 @@ export class EvidenceWriteError extends Error {
   ) {
     super(`message sent but its evidence record failed: ${detail}`);
     this.name = 'EvidenceWriteError';
+  }
+}
+
+/** The evidence ledger did not take the intent of a send, so nothing was sent. Safe to retry. */
+export class IntentNotRecordedError extends Error {
+  constructor(
+    /** API path under /cgi-bin/, e.g. `message/send`. */
+    readonly path: string,
+    readonly idempotencyKey: string,
+    cause: unknown,
+  ) {
+    super(
+      `WeCom ${path}: not sent, its intent could not be recorded: ${cause instanceof Error ? cause.message : String(cause)}`,
+      {
+        cause,
+      },
+    );
+    this.name = 'IntentNotRecordedError';
+  }
+}
+
+/**
+ * Nothing was sent: a send under this idempotency key was attempted before, and this API has nothing that makes a
+ * repeat harmless on WeCom's side (add_msg_template would put a second message before the recruiter). What became of
+ * the first attempt is in the ledger (an outcome linked to `intents`, or none: outcome unknown); a person decides.
+ * Not worth retrying.
+ */
+export class SendAlreadyAttemptedError extends Error {
+  constructor(
+    readonly path: string,
+    readonly idempotencyKey: string,
+    /** The recorded intents of the first attempt. */
+    readonly intents: readonly { seq: number; hash: string }[],
+  ) {
+    super(`WeCom ${path}: a send under idempotency key ${idempotencyKey} was already attempted; not sent again`);
+    this.name = 'SendAlreadyAttemptedError';
   }
 }

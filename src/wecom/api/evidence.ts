@@ -1,96 +1,310 @@
-import type { EvidenceEntry, JsonValue, Ledger } from '../../evidence';
-import { EvidenceWriteError, WecomApiError, WecomNetworkError } from './errors';
+import { createHash } from 'node:crypto';
+import type { AppendResult, EvidenceEntry, JsonValue } from '../../evidence';
+import {
+  EvidenceWriteError,
+  IntentNotRecordedError,
+  RateLimitedError,
+  SendAlreadyAttemptedError,
+  WecomApiError,
+  WecomCredentialUnavailableError,
+  WecomNetworkError,
+  WecomRequestError,
+} from './errors';
 import { isRecord } from './http';
-import type { WecomLogger } from './types';
+import type { OutboundLedger, WecomLogger } from './types';
 
 /**
- * Evidence of what the app sent to a person (message/send, kf/send_msg): one record per recipient
- * stream, success and failure alike, for every attempt that reached (or may have reached) WeCom.
- * A send refused locally by the rate limiter sent nothing and is not recorded.
+ * The one path by which the app sends anything to a person (message/send, kf/send_msg,
+ * externalcontact/add_msg_template), and the evidence of it.
  *
- * sourceRef is the caller's idempotency key, so recording the same send twice is a no-op. Two refinements
- * keep that true without losing records:
- * - a send to several members gets one record per member, sourceRef `<key>:<userid>`;
- * - a failed attempt gets `<key>#failed@<epoch ms>`: otherwise it would occupy the key and the
- *   successful retry of the same send would be dropped as a duplicate.
- * The request is stored as sent (the access_token travels in the URL, never in the body).
+ * Every send is recorded twice per recipient, in the recipient's stream:
+ * 1. an INTENT (`wecom.outbound.intent`), appended and committed before the request leaves, holding the request
+ *    exactly as it will be sent (the access_token travels in the URL, never in the body);
+ * 2. an OUTCOME (`wecom.outbound.outcome`) after it, linked to the intent by seq and hash: `sent` with WeCom's
+ *    answer (msgid included), `failed` (WeCom answered with an errcode, or the request provably never left), or
+ *    `unknown` (it may have reached WeCom but no answer came back: a timeout, a reset, a 5xx).
+ * A process killed between the two leaves an intent without an outcome: a visible "outcome unknown", never
+ * nothing. A send refused locally before its intent (bad input, the per-member rate limit) sent nothing and is
+ * not recorded.
+ *
+ * sourceRefs are derived from the caller's idempotency key only (`<key>#intent`; `<key>#r<n>#intent` for the
+ * n-th of several recipients, sorted), so a retried job that re-uses its key adds no second intent: the
+ * ledger answers `duplicate`. What a second attempt then does depends on the API, because the first attempt may
+ * have reached WeCom (`repeat`):
+ * - `resend`: WeCom itself drops the copy (message/send with enable_duplicate_check, kf/send_msg with our own
+ *   msgid), so sending again is safe and turns an unknown outcome into a known one;
+ * - `refuse`: nothing on WeCom's side makes a repeat harmless (add_msg_template would queue a second message for
+ *   the recruiter to confirm), so it is not sent again: SendAlreadyAttemptedError, and a person looks.
+ * Outcome refs: `…#sent:<msgid>` (a repeat that WeCom deduplicated answers with the same msgid, so it is the same
+ * record; a real second delivery has a new msgid and gets a record of its own), `…#failed@<ms>` and
+ * `…#unknown@<ms>` (each attempt its own record).
+ *
+ * Hashed header fields carry no personal data beyond what the existing stream names already do (DECISIONS 4): the
+ * recipients are named in the stream and in the erasable payload, not in sourceRef. Member userids are lower-cased
+ * wherever they are stored (DECISIONS 8); external_userid and open_kfid are kept exactly.
  */
 
-export interface OutboundRecord {
-  streams: { stream: string; ref: string }[];
-  kind: string;
-  idempotencyKey: string;
-  occurredAt: Date;
-  request: unknown;
+export const OUTBOUND_SOURCE = 'wecom.outbound';
+export const OUTBOUND_INTENT_KIND = 'wecom.outbound.intent';
+export const OUTBOUND_OUTCOME_KIND = 'wecom.outbound.outcome';
+/** The app itself is the actor of everything it sends. */
+export const OUTBOUND_ACTOR = 'hireledger';
+
+export type OutboundApi = 'message/send' | 'kf/send_msg' | 'externalcontact/add_msg_template';
+export type OutcomeStatus = 'sent' | 'failed' | 'unknown';
+
+export interface OutboundRecipient {
+  /** The evidence stream of the person (or, for a department/tag broadcast, of the app). */
+  stream: string;
+  /** Who, as stored in the payload: `{userid}`, `{external_userid, open_kfid}`, `{external_userid, sender}`, `{broadcast}`. */
+  who: Record<string, JsonValue>;
+  /** The id WeCom lists when it refused this recipient in a successful answer (invaliduser, fail_list…). */
+  listedAs?: string;
 }
 
-export type OutboundOutcome =
-  { ok: true; response: Record<string, unknown>; result: Record<string, unknown> } | { ok: false; error: unknown };
+export interface OutboundSend {
+  api: OutboundApi;
+  msgtype: string;
+  idempotencyKey: string;
+  /** The body exactly as it will be posted. */
+  request: Record<string, unknown>;
+  recipients: OutboundRecipient[];
+  /** What a second attempt under the same key does (see above). */
+  repeat: 'resend' | 'refuse';
+  /** Which fields of WeCom's answer list refused recipients, compared lower-cased for members. */
+  rejectedFields?: readonly string[];
+  /** Compare `listedAs` case-insensitively (member userids; WeCom returns them lower-cased). */
+  caseInsensitiveIds?: boolean;
+}
 
-export function outboundEntries(rec: OutboundRecord, outcome: OutboundOutcome): EvidenceEntry[] {
-  const request = toEvidenceJson(rec.request);
-  const payload: JsonValue = outcome.ok
-    ? { request, result: toEvidenceJson(outcome.result) }
-    : { request, error: describeError(outcome.error) };
-  const raw: JsonValue | null = outcome.ok
-    ? toEvidenceJson(outcome.response)
-    : outcome.error instanceof WecomApiError
-      ? toEvidenceJson({ errcode: outcome.error.errcode, errmsg: outcome.error.errmsg, ...outcome.error.body })
-      : null;
-  const single = rec.streams.length === 1;
-  return rec.streams.map(({ stream, ref }) => {
-    const base = single ? rec.idempotencyKey : `${rec.idempotencyKey}:${ref}`;
+export interface SendDeps {
+  ledger: OutboundLedger;
+  logger: WecomLogger;
+  now: () => number;
+}
+
+/** 1–256 printable ASCII characters without `#`, which separates the key from the rest of a sourceRef. */
+export function requireKey(opts: { idempotencyKey?: unknown } | undefined): string {
+  const key = opts?.idempotencyKey;
+  if (typeof key !== 'string' || !/^[\x21-\x22\x24-\x7e]{1,256}$/.test(key)) {
+    throw new TypeError(
+      'idempotencyKey is required: 1-256 printable ASCII characters without spaces or "#" (it keys this send in the evidence ledger)',
+    );
+  }
+  return key;
+}
+
+/** sourceRef stem of recipient i of n. */
+function stemOf(key: string, i: number, n: number): string {
+  return n === 1 ? key : `${key}#r${i + 1}`;
+}
+
+export function intentEntries(send: OutboundSend, occurredAt: Date): EvidenceEntry[] {
+  const n = send.recipients.length;
+  const request = toEvidenceJson(send.request);
+  return send.recipients.map((r, i) => ({
+    stream: r.stream,
+    kind: OUTBOUND_INTENT_KIND,
+    occurredAt,
+    actor: OUTBOUND_ACTOR,
+    source: OUTBOUND_SOURCE,
+    sourceRef: `${stemOf(send.idempotencyKey, i, n)}#intent`,
+    payload: { api: send.api, msgtype: send.msgtype, recipient: r.who, recipients: n, request },
+    // Nothing was received yet; the outcome holds WeCom's answer.
+    raw: null,
+  }));
+}
+
+export interface OutcomeInput {
+  status: OutcomeStatus;
+  /** For `sent`: the fields HireLedger reads from WeCom's answer (msgid included). */
+  result?: Record<string, unknown>;
+  /** For `failed`/`unknown`: what went wrong. */
+  error?: JsonValue;
+  /** WeCom's whole answer when there was one (success or errcode), else null. */
+  raw: JsonValue | null;
+}
+
+export function outcomeEntries(
+  send: OutboundSend,
+  intents: readonly AppendResult[],
+  outcome: OutcomeInput,
+  occurredAt: Date,
+): EvidenceEntry[] {
+  const n = send.recipients.length;
+  const answer = outcome.result ?? {};
+  const suffix =
+    outcome.status === 'sent'
+      ? `sent${msgidRef(answer['msgid'])}`
+      : `${outcome.status === 'failed' ? 'failed' : 'unknown'}@${occurredAt.getTime()}`;
+  return send.recipients.map((r, i) => {
+    const stem = stemOf(send.idempotencyKey, i, n);
+    const intent = intents[i];
+    if (!intent) throw new Error('outcomeEntries: one intent per recipient expected');
+    const rejected = outcome.status === 'sent' ? rejectedBy(send, r, answer) : undefined;
+    const payload: Record<string, JsonValue> = {
+      intent: { seq: intent.seq, hash: intent.hash, source_ref: `${stem}#intent` },
+      api: send.api,
+      status: outcome.status,
+      ...(outcome.result ? { result: toEvidenceJson(outcome.result) } : {}),
+      ...(outcome.error !== undefined ? { error: outcome.error } : {}),
+      ...(rejected ? { recipient_rejected: rejected } : {}),
+    };
     return {
-      stream,
-      kind: rec.kind,
-      occurredAt: rec.occurredAt,
-      actor: 'hireledger',
-      source: 'wecom.outbound',
-      sourceRef: outcome.ok ? base : `${base}#failed@${rec.occurredAt.getTime()}`,
+      stream: r.stream,
+      kind: OUTBOUND_OUTCOME_KIND,
+      occurredAt,
+      actor: OUTBOUND_ACTOR,
+      source: OUTBOUND_SOURCE,
+      sourceRef: `${stem}#${suffix}`,
       payload,
-      raw,
+      raw: outcome.raw,
     };
   });
 }
 
-/**
- * Appends the records. After a success a ledger failure becomes EvidenceWriteError (the message went out;
- * the caller must not send again, only re-append). After a failed send the send's own error wins and the
- * ledger failure is logged.
- */
-export async function recordOutbound(
-  ledger: Pick<Ledger, 'append'> | undefined,
-  logger: WecomLogger,
-  rec: OutboundRecord,
-  outcome: OutboundOutcome,
-): Promise<void> {
-  if (!ledger) return;
-  const entries = outboundEntries(rec, outcome);
-  try {
-    for (const e of entries) await ledger.append(e);
-  } catch (err) {
-    const detail = err instanceof Error ? err.message : String(err);
-    if (outcome.ok) throw new EvidenceWriteError(outcome.response, entries, detail);
-    logger.error(
-      { kind: rec.kind, idempotencyKey: rec.idempotencyKey, err: detail },
-      'could not record a failed WeCom send as evidence',
-    );
-  }
+/** `:<msgid>` when it is short printable ASCII (WeCom's are), else a digest of it; empty when there is none. */
+function msgidRef(msgid: unknown): string {
+  if (typeof msgid !== 'string' || msgid === '') return '';
+  if (/^[\x21-\x7e]{1,128}$/.test(msgid)) return `:${msgid}`;
+  return `:sha256-${createHash('sha256').update(msgid, 'utf8').digest('hex').slice(0, 32)}`;
 }
 
-function describeError(err: unknown): JsonValue {
+/** The answer field that names this recipient as not reached, if any (errcode 0 with some recipients refused). */
+function rejectedBy(send: OutboundSend, r: OutboundRecipient, answer: Record<string, unknown>): string | undefined {
+  if (r.listedAs === undefined) return undefined;
+  const norm = (s: string) => (send.caseInsensitiveIds ? s.toLowerCase() : s);
+  const me = norm(r.listedAs);
+  for (const field of send.rejectedFields ?? []) {
+    const v = answer[field];
+    const ids = Array.isArray(v) ? v.map(String) : typeof v === 'string' ? v.split('|') : [];
+    if (ids.some((id) => norm(id.trim()) === me)) return field;
+  }
+  return undefined;
+}
+
+/**
+ * Records the intent, runs `perform` (the request), records the outcome, and returns WeCom's answer.
+ * `pick` extracts the fields of a successful answer kept in the outcome's `result`.
+ *
+ * Errors: IntentNotRecordedError (the ledger refused the intent: nothing was sent, safe to retry);
+ * SendAlreadyAttemptedError (repeat `refuse` and the intent existed: nothing was sent); the send's own error
+ * after a failed or unknown outcome (a ledger failure then is logged: the intent without an outcome already shows
+ * "unknown"); EvidenceWriteError after a success whose outcome could not be written (do not send again under
+ * another key; append its `entries`, or retry under the same key).
+ */
+export async function sendRecorded(
+  d: SendDeps,
+  send: OutboundSend,
+  perform: () => Promise<Record<string, unknown>>,
+  pick: (answer: Record<string, unknown>) => Record<string, unknown>,
+): Promise<Record<string, unknown>> {
+  const log = d.logger;
+  const intents = intentEntries(send, new Date(d.now()));
+  let recorded: AppendResult[];
+  try {
+    // All intents are durable before the first byte of the request is written.
+    recorded = await Promise.all(intents.map((e) => d.ledger.append(e)));
+  } catch (err) {
+    throw new IntentNotRecordedError(send.api, send.idempotencyKey, err);
+  }
+  if (recorded.some((r) => r.status === 'duplicate')) {
+    if (send.repeat === 'refuse') {
+      log.warn(
+        { api: send.api, idempotencyKey: send.idempotencyKey },
+        'a send under this key was already attempted and WeCom cannot drop a copy: not sent again',
+      );
+      throw new SendAlreadyAttemptedError(
+        send.api,
+        send.idempotencyKey,
+        recorded.map((r) => ({ seq: r.seq, hash: r.hash })),
+      );
+    }
+    log.info(
+      { api: send.api, idempotencyKey: send.idempotencyKey },
+      'sending again under a recorded intent; WeCom drops the copy if the first attempt reached it',
+    );
+  }
+
+  let answer: Record<string, unknown>;
+  try {
+    answer = await perform();
+  } catch (err) {
+    const outcome = outcomeOfError(send.api, err);
+    const entries = outcomeEntries(send, recorded, outcome, new Date(d.now()));
+    try {
+      await Promise.all(entries.map((e) => d.ledger.append(e)));
+    } catch (ledgerErr) {
+      // The send's own error is what the caller must act on; the intent without an outcome already reads as
+      // "outcome unknown", which is true of a failure we could not record.
+      log.error(
+        { api: send.api, idempotencyKey: send.idempotencyKey, status: outcome.status, err: messageOf(ledgerErr) },
+        'could not record the outcome of a failed WeCom send',
+      );
+    }
+    throw err;
+  }
+
+  const entries = outcomeEntries(
+    send,
+    recorded,
+    { status: 'sent', result: pick(answer), raw: toEvidenceJson(answer) },
+    new Date(d.now()),
+  );
+  try {
+    await Promise.all(entries.map((e) => d.ledger.append(e)));
+  } catch (err) {
+    throw new EvidenceWriteError(answer, entries, messageOf(err));
+  }
+  return answer;
+}
+
+/** How a thrown error reads as an outcome: `failed` only when nothing can have been delivered. */
+export function outcomeOfError(api: OutboundApi, err: unknown): OutcomeInput {
   if (err instanceof WecomApiError) {
-    return toEvidenceJson({ type: err.name, errcode: err.errcode, errmsg: err.errmsg, hint: err.hint, ...err.body });
+    // An errcode: WeCom refused (or, for gettoken, the send never left). WeCom's answer is raw only when it is
+    // the answer to the send itself.
+    const error = toEvidenceJson({
+      type: err.name,
+      path: err.path,
+      errcode: err.errcode,
+      errmsg: err.errmsg,
+      hint: err.hint,
+      ...err.body,
+    });
+    const raw = err.path === api ? toEvidenceJson({ errcode: err.errcode, errmsg: err.errmsg, ...err.body }) : null;
+    return { status: 'failed', error, raw };
   }
   if (err instanceof WecomNetworkError) {
     return {
-      type: err.name,
-      code: err.code,
-      maybeSent: err.maybeSent,
-      ...(err.status !== undefined ? { status: err.status } : {}),
+      status: err.maybeSent ? 'unknown' : 'failed',
+      error: {
+        type: err.name,
+        path: err.path,
+        code: err.code,
+        maybeSent: err.maybeSent,
+        ...(err.status !== undefined ? { status: err.status } : {}),
+      },
+      raw: null,
     };
   }
-  return { type: err instanceof Error ? err.name : 'unknown', message: err instanceof Error ? err.message : String(err) };
+  if (err instanceof RateLimitedError || err instanceof WecomCredentialUnavailableError || err instanceof WecomRequestError) {
+    // Refused before the request was written (the app's outbound budget, no access_token, bad input).
+    return { status: 'failed', error: { type: err.name, message: err.message }, raw: null };
+  }
+  // Anything else is a failure we cannot place: the request may have left.
+  return { status: 'unknown', error: { type: err instanceof Error ? err.name : 'unknown', message: messageOf(err) }, raw: null };
+}
+
+/** A WeCom id as the string it is meant to be (a bare JSON number already arrives as a string, see http.ts). */
+export function idString(v: unknown, fallback = ''): string {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'bigint') return String(v);
+  return fallback;
+}
+
+function messageOf(err: unknown): string {
+  return err instanceof Error ? err.message : String(err);
 }
 
 /**
@@ -107,5 +321,6 @@ export function toEvidenceJson(v: unknown): JsonValue {
     for (const [k, x] of Object.entries(v)) if (x !== undefined) out[k] = toEvidenceJson(x);
     return out;
   }
-  return v === undefined ? null : String(v);
+  // undefined, functions and symbols: nothing WeCom sends or HireLedger stores.
+  return null;
 }

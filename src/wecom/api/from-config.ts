@@ -1,13 +1,12 @@
 import type { Redis } from 'ioredis';
 import type { Config } from '../../config/env';
-import type { Ledger } from '../../evidence';
 import { createWecomClient, type WecomClient } from './client';
-import type { WecomLogger } from './types';
+import type { OutboundLedger, WecomLogger } from './types';
 
 /** The corp's client as the processes and scripts build it from their configuration. */
 export function wecomClientFromConfig(
   config: Config,
-  deps: { redis: Redis; logger: WecomLogger; ledger?: Pick<Ledger, 'append'> },
+  deps: { redis: Redis; logger: WecomLogger; ledger: OutboundLedger },
 ): WecomClient {
   return createWecomClient({
     apiBase: config.WECOM_API_BASE,
@@ -16,6 +15,6 @@ export function wecomClientFromConfig(
     agentId: config.WECOM_AGENT_ID,
     redis: deps.redis,
     logger: deps.logger,
-    ...(deps.ledger ? { ledger: deps.ledger } : {}),
+    ledger: deps.ledger,
   });
 }

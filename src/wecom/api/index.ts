@@ -6,7 +6,9 @@ export { createWecomClient, type WecomClient } from './client';
 export {
   EvidenceWriteError,
   hintFor,
+  IntentNotRecordedError,
   RateLimitedError,
+  SendAlreadyAttemptedError,
   WECOM_ERROR_HINTS,
   WecomApiError,
   WecomConfigError,
@@ -16,11 +18,22 @@ export {
   WecomRateLimitedError,
   WecomRequestError,
 } from './errors';
-export { outboundEntries, toEvidenceJson } from './evidence';
+export {
+  intentEntries,
+  outcomeEntries,
+  OUTBOUND_ACTOR,
+  OUTBOUND_INTENT_KIND,
+  OUTBOUND_OUTCOME_KIND,
+  OUTBOUND_SOURCE,
+  toEvidenceJson,
+  type OutboundApi,
+  type OutcomeStatus,
+} from './evidence';
 export { jsapiSignature, type JsapiApi } from './jsapi';
 export { kfMsgIdFor, type KfApi } from './kf';
 export { filenameOf, type MediaApi } from './media';
-export type { MessageApi } from './message';
+export { MAX_DUPLICATE_CHECK_INTERVAL, type MessageApi } from './message';
+export type { MsgTemplateApi } from './msg-template';
 export type { OaApi } from './oa';
 export type { ContactApi } from './contact';
 export type { AuthApi } from './auth';

@@ -1,9 +1,6 @@
 import { createHash } from 'node:crypto';
-import type { Ledger } from '../../evidence';
-import { recordOutbound } from './evidence';
-import { EvidenceWriteError } from './errors';
+import { idString, requireKey, sendRecorded, type SendDeps } from './evidence';
 import type { WecomHttp } from './http';
-import { requireKey } from './message';
 import type {
   KfAccountListResponse,
   KfMessage,
@@ -12,16 +9,16 @@ import type {
   KfSyncMsgRequest,
   KfSyncMsgResponse,
   SendOptions,
-  WecomLogger,
 } from './types';
 
 /**
  * 微信客服 (docs 94670, 94677): list accounts, pull messages, reply to a candidate.
  *
  * send_msg takes a caller-chosen msgid that WeCom keeps unique per account, which makes a repeated send a
- * no-op. When the caller gives none, it is derived from the idempotency key, so retries (ours after a
- * timeout, or a re-run job) can never reach the candidate twice. Success does not mean delivered: watch
- * for msg_send_fail events.
+ * no-op (../shared/wecom/README.md §4.7). When the caller gives none, it is derived from the idempotency key, so
+ * neither our retry after a timeout nor a job re-run after a crash between intent and outcome can reach the
+ * candidate twice; the re-run's answer then completes the evidence (sendRecorded, evidence.ts). Success does not
+ * mean delivered: watch for msg_send_fail events.
  */
 export interface KfApi {
   listAccounts(offset?: number, limit?: number): Promise<KfAccountListResponse>;
@@ -30,11 +27,8 @@ export interface KfApi {
   sendMsg(req: KfSendMsgRequest, opts: SendOptions): Promise<KfSendMsgResponse>;
 }
 
-export interface KfApiDeps {
+export interface KfApiDeps extends SendDeps {
   http: WecomHttp;
-  ledger: Pick<Ledger, 'append'> | undefined;
-  logger: WecomLogger;
-  now: () => number;
 }
 
 export function createKfApi(d: KfApiDeps): KfApi {
@@ -55,29 +49,25 @@ export function createKfApi(d: KfApiDeps): KfApi {
     },
 
     async sendMsg(req, opts) {
-      requireKey(opts);
-      const body = { ...req, msgid: req.msgid ?? kfMsgIdFor(opts.idempotencyKey) };
-      const rec = {
-        streams: [{ stream: `wecom:external:${req.touser}`, ref: req.touser }],
-        kind: `wecom.outbound.message.${req.msgtype}`,
-        idempotencyKey: opts.idempotencyKey,
-        occurredAt: new Date(d.now()),
-        request: body,
-      };
-      try {
-        const raw = await d.http.json<Record<string, unknown>>({ method: 'POST', path: 'kf/send_msg', body, idempotent: true });
-        const res: KfSendMsgResponse = { ...raw, msgid: String(raw['msgid'] ?? body.msgid) };
-        await recordOutbound(d.ledger, d.logger, rec, {
-          ok: true,
-          response: raw,
-          result: { errcode: res.errcode ?? 0, errmsg: res.errmsg ?? '', msgid: res.msgid },
-        });
-        return res;
-      } catch (err) {
-        if (err instanceof EvidenceWriteError) throw err;
-        await recordOutbound(d.ledger, d.logger, rec, { ok: false, error: err });
-        throw err;
-      }
+      const idempotencyKey = requireKey(opts);
+      const body = { ...req, msgid: req.msgid ?? kfMsgIdFor(idempotencyKey) };
+      const answer = await sendRecorded(
+        d,
+        {
+          api: 'kf/send_msg',
+          msgtype: req.msgtype,
+          idempotencyKey,
+          request: body,
+          // external_userid and open_kfid are case-sensitive WeCom ids, kept exactly (DECISIONS 8).
+          recipients: [
+            { stream: `wecom:external:${req.touser}`, who: { external_userid: req.touser, open_kfid: req.open_kfid } },
+          ],
+          repeat: 'resend',
+        },
+        () => d.http.json<Record<string, unknown>>({ method: 'POST', path: 'kf/send_msg', body, idempotent: true }),
+        (raw) => ({ errcode: raw['errcode'] ?? 0, errmsg: raw['errmsg'] ?? '', msgid: idString(raw['msgid'], body.msgid) }),
+      );
+      return { ...answer, msgid: idString(answer['msgid'], body.msgid) };
     },
   };
 }

@@ -1,39 +1,48 @@
-import { recordOutbound } from './evidence';
-import { EvidenceWriteError } from './errors';
+import { idString, requireKey, sendRecorded, type OutboundRecipient, type SendDeps } from './evidence';
 import type { WecomHttp } from './http';
 import type { MemberRateLimiter } from './ratelimit';
-import type { MessageSendRequest, MessageSendResponse, SendOptions, WecomLogger } from './types';
-import type { Ledger } from '../../evidence';
+import type { MessageSendRequest, MessageSendResponse, SendOptions } from './types';
 
 /**
- * message/send (doc 90236): app messages to members — HireLedger's reminders.
+ * message/send (doc 90236): app messages to members — HireLedger's reminders and alerts. Sent and recorded through
+ * sendRecorded (evidence.ts): an intent per recipient before the request, an outcome after it.
  *
- * Before sending, every listed member gets a slot in the shared per-member windows (30/min, 1000/hour),
- * because WeCom silently drops what exceeds them. Members reached through toparty/totag/@all cannot be
- * counted here (the client does not expand departments), so those sends are not limited per member.
+ * enable_duplicate_check is always on (interval default 4 h, WeCom's maximum). WeCom then drops an identical
+ * request within the interval, which makes two things safe that otherwise would deliver a second copy: retrying
+ * after a timeout (the first attempt may have arrived), and a job re-run under the same idempotency key after a
+ * crash between intent and outcome. The cost is that the same text to the same people within the interval is
+ * delivered once even when meant twice; for reminders that is the wanted behaviour. The limit: a re-run later than
+ * the interval after the first attempt is a new message to WeCom. The ledger's append does not say when the
+ * recorded intent was written, so this client cannot refuse such a late re-run itself; whatever re-drives sends
+ * (a sweeper of intents without outcome) must leave those older than the interval to a person.
  *
- * A timeout after the request left is retried only when enable_duplicate_check is 1: then WeCom itself
- * drops the copy if the first attempt had arrived. Turn it on for reminders.
+ * Before sending, every listed member gets a slot in the shared per-member windows (30/min, 1000/hour), because
+ * WeCom silently drops what exceeds them; a send refused there sent nothing and is not recorded. Members reached
+ * through toparty/totag/@all cannot be counted here (the client does not expand departments), so those sends are
+ * not limited per member and are recorded in the app's stream.
  */
-export interface MessageApiDeps {
+export interface MessageApiDeps extends SendDeps {
   http: WecomHttp;
   agentId: number;
   members: MemberRateLimiter;
-  ledger: Pick<Ledger, 'append'> | undefined;
-  logger: WecomLogger;
-  now: () => number;
 }
 
 export interface MessageApi {
   send(message: MessageSendRequest, opts: SendOptions): Promise<MessageSendResponse>;
 }
 
+/** WeCom's maximum duplicate_check_interval, in seconds. */
+export const MAX_DUPLICATE_CHECK_INTERVAL = 4 * 3600;
+
 export function createMessageApi(d: MessageApiDeps): MessageApi {
   return {
     async send(message, opts) {
-      requireKey(opts);
-      const members = splitIds(message.touser).filter((u) => u !== '@all');
-      if (message.touser?.split('|').includes('@all') || message.toparty || message.totag) {
+      const idempotencyKey = requireKey(opts);
+      const listed = splitIds(message.touser);
+      // WeCom compares userids case-insensitively (DECISIONS 8): one recipient, one record, whatever the case.
+      const members = [...new Set(listed.filter((u) => u !== '@all').map((u) => u.toLowerCase()))].sort();
+      const broadcast = listed.includes('@all') || Boolean(message.toparty) || Boolean(message.totag);
+      if (broadcast) {
         d.logger.debug(
           { msgtype: message.msgtype },
           'message/send to @all/party/tag: per-member limits apply only to listed users',
@@ -41,34 +50,47 @@ export function createMessageApi(d: MessageApiDeps): MessageApi {
       }
       await d.members.reserve(members);
 
-      const body = { ...message, agentid: d.agentId };
-      const occurredAt = new Date(d.now());
-      const streams =
-        members.length > 0
-          ? members.map((u) => ({ stream: `wecom:member:${u}`, ref: u }))
-          : [{ stream: `wecom:agent:${d.agentId}`, ref: 'broadcast' }];
-      const rec = {
-        streams,
-        kind: `wecom.outbound.message.${message.msgtype}`,
-        idempotencyKey: opts.idempotencyKey,
-        occurredAt,
-        request: body,
+      const body = {
+        ...message,
+        agentid: d.agentId,
+        enable_duplicate_check: 1 as const,
+        duplicate_check_interval: message.duplicate_check_interval ?? MAX_DUPLICATE_CHECK_INTERVAL,
       };
-      let res: MessageSendResponse;
-      try {
-        const raw = await d.http.json<Record<string, unknown>>({
-          method: 'POST',
-          path: 'message/send',
-          body,
-          idempotent: message.enable_duplicate_check === 1,
+      const recipients: OutboundRecipient[] = members.map((userid) => ({
+        stream: `wecom:member:${userid}`,
+        who: { userid },
+        listedAs: userid,
+      }));
+      if (broadcast) {
+        recipients.push({
+          stream: `wecom:agent:${d.agentId}`,
+          who: {
+            broadcast: {
+              ...(listed.includes('@all') ? { touser: '@all' } : {}),
+              ...(message.toparty ? { toparty: message.toparty } : {}),
+              ...(message.totag ? { totag: message.totag } : {}),
+            },
+          },
         });
-        res = { ...raw, msgid: String(raw['msgid'] ?? '') } as MessageSendResponse;
-        await recordOutbound(d.ledger, d.logger, rec, { ok: true, response: raw, result: pickResult(res) });
-      } catch (err) {
-        if (err instanceof EvidenceWriteError) throw err;
-        await recordOutbound(d.ledger, d.logger, rec, { ok: false, error: err });
-        throw err;
       }
+
+      const answer = await sendRecorded(
+        d,
+        {
+          api: 'message/send',
+          msgtype: message.msgtype,
+          idempotencyKey,
+          request: body,
+          recipients,
+          repeat: 'resend',
+          rejectedFields: ['invaliduser', 'unlicenseduser'],
+          caseInsensitiveIds: true,
+        },
+        // Idempotent because of the duplicate check: a retry after a timeout cannot deliver twice.
+        () => d.http.json<Record<string, unknown>>({ method: 'POST', path: 'message/send', body, idempotent: true }),
+        (raw) => pickResult(toResponse(raw)),
+      );
+      const res = toResponse(answer);
       if (res.invaliduser || res.unlicenseduser) {
         // errcode 0 with unreachable recipients: not an error, but worth seeing.
         d.logger.warn(
@@ -79,6 +101,11 @@ export function createMessageApi(d: MessageApiDeps): MessageApi {
       return res;
     },
   };
+}
+
+function toResponse(raw: Record<string, unknown>): MessageSendResponse {
+  // msgid is a string in WeCom's documentation, and stays one whatever arrives.
+  return { ...raw, msgid: idString(raw['msgid']) };
 }
 
 function pickResult(res: MessageSendResponse): Record<string, unknown> {
@@ -99,11 +126,4 @@ export function splitIds(v: string | undefined): string[] {
     .split('|')
     .map((s) => s.trim())
     .filter((s) => s !== '');
-}
-
-export function requireKey(opts: SendOptions | undefined): void {
-  const key = opts?.idempotencyKey;
-  if (typeof key !== 'string' || key.length === 0 || key.length > 400) {
-    throw new TypeError('idempotencyKey is required (1-400 characters): it identifies this send in the evidence ledger');
-  }
 }

@@ -9,6 +9,9 @@ import type { Ledger } from '../../evidence';
 
 // ---------------------------------------------------------------- dependencies
 
+/** The part of the evidence ledger the client uses: a durable append that treats an equal (source, sourceRef) as a duplicate. */
+export type OutboundLedger = Pick<Ledger, 'append'>;
+
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
 
 /** The part of pino the client uses (Fastify's logger fits). */
@@ -30,8 +33,11 @@ export interface WecomClientDeps {
   /** Shared cache and limiter state. Errors or a closed connection degrade to per-process state. */
   redis: Redis;
   logger: WecomLogger;
-  /** When given, every message sent to a person becomes an evidence record. */
-  ledger?: Pick<Ledger, 'append'>;
+  /**
+   * Required: every message sent to a person is recorded here, as an intent before the request and an outcome
+   * after it (evidence.ts). A client that could send without it would let a send leave no trace.
+   */
+  ledger: OutboundLedger;
   /** Epoch milliseconds; injectable for expiry and rate-limit tests. */
   now?: () => number;
   /** Back-off and wait primitive; tests inject a fake one. */
@@ -105,8 +111,16 @@ interface MessageTargets {
   totag?: string;
   safe?: 0 | 1;
   enable_id_trans?: 0 | 1;
-  /** 1 = WeCom drops an identical request within duplicate_check_interval (default 1800 s, max 4 h). */
-  enable_duplicate_check?: 0 | 1;
+  /**
+   * Always 1, whatever is given: WeCom then drops an identical request within duplicate_check_interval, which is
+   * what makes sending again after a crash or a timeout safe (evidence.ts). 0 is not accepted for that reason.
+   */
+  enable_duplicate_check?: 1;
+  /**
+   * Seconds, at most 14400 (4 h, WeCom's maximum). Default here 14400 rather than WeCom's 1800, so that a job
+   * retried within hours of a crash still cannot deliver twice. The price: an identical message to the same
+   * people within the interval is delivered once, even under another idempotency key.
+   */
   duplicate_check_interval?: number;
 }
 
@@ -313,6 +327,39 @@ export interface KfSendMsgResponse extends WecomBaseResponse {
   msgid: string;
 }
 
+// ---------------------------------------------------------------- 企业群发 externalcontact/add_msg_template (92135)
+
+export type MsgTemplateAttachment =
+  | { msgtype: 'image'; image: { media_id?: string; pic_url?: string } }
+  | { msgtype: 'link'; link: { title: string; url: string; picurl?: string; desc?: string } }
+  | { msgtype: 'miniprogram'; miniprogram: { title: string; pic_media_id: string; appid: string; page: string } }
+  | { msgtype: 'video'; video: { media_id: string } }
+  | { msgtype: 'file'; file: { media_id: string } };
+
+/**
+ * A message a recruiter sends to their own external contacts after confirming it in their WeCom client
+ * (DECISIONS 12). Only the 1:1 form (`chat_type` single) is typed: HireLedger reaches one candidate at a time.
+ */
+export interface MsgTemplateRequest {
+  chat_type?: 'single';
+  /** The candidates (each must be a customer of `sender`), at most 10000. */
+  external_userid: string[];
+  /** The recruiter who confirms and sends it. */
+  sender: string;
+  /** Whether the sender may pick which of the listed customers get it. */
+  allow_select?: boolean;
+  text?: { content: string };
+  /** At most 9. */
+  attachments?: MsgTemplateAttachment[];
+}
+
+export interface MsgTemplateResponse extends WecomBaseResponse {
+  /** external_userids WeCom could not queue (not a customer of the sender, …). */
+  fail_list: string[];
+  /** The 企业群发 id (get_groupmsg_send_result reads what each customer got). */
+  msgid: string;
+}
+
 // ---------------------------------------------------------------- directory (92114, 90196)
 
 export interface ExternalContactResponse extends WecomBaseResponse {
@@ -457,8 +504,13 @@ export interface WebhookSendResponse extends WecomBaseResponse {
 
 export interface SendOptions {
   /**
-   * The caller's idempotency key for this send (e.g. the reminder row's id): the evidence record's
-   * sourceRef, so recording the same send twice is a no-op.
+   * The caller's identity for this send (e.g. `reminder:<row id>`), 1–256 printable ASCII characters without `#`
+   * (the ledger's sourceRefs are built as `<key>#…`). The same key is the same send: the evidence intent is keyed
+   * by it (a second attempt adds no second intent), kf/send_msg derives its msgid from it, and message/send is
+   * sent again only under WeCom's duplicate check. Retry under the same key; never reuse a key for a different
+   * message. Re-run a message/send under its key only within its duplicate_check_interval (default 4 h): later,
+   * WeCom no longer drops the copy. The key ends up in the hashed record header forever: use an opaque id, never a
+   * name or phone number (DECISIONS 4).
    */
   idempotencyKey: string;
 }

@@ -8,7 +8,14 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../../sandbox/server';
-import { createWecomClient, type WecomClient, type WecomClientDeps, type WecomLogger } from '../../../src/wecom/api';
+import type { AppendResult, EvidenceEntry } from '../../../src/evidence';
+import {
+  createWecomClient,
+  type OutboundLedger,
+  type WecomClient,
+  type WecomClientDeps,
+  type WecomLogger,
+} from '../../../src/wecom/api';
 import { REDIS_URL } from '../../support/env';
 import { KEYS } from './constants';
 
@@ -97,6 +104,29 @@ export class FakeTime {
   }
 }
 
+/**
+ * An in-memory stand-in for the ledger's append, for tests about something else than the evidence (which run
+ * against PostgreSQL in evidence.test.ts and outbound-crash.test.ts): an equal (source, sourceRef) is a duplicate,
+ * as in the real ledger. The hash is a placeholder.
+ */
+export function memoryLedger(): OutboundLedger & { entries: EvidenceEntry[] } {
+  const entries: EvidenceEntry[] = [];
+  const known = new Map<string, number>();
+  return {
+    entries,
+    append(e): Promise<AppendResult> {
+      const key = `${e.source}\u0000${e.sourceRef}`;
+      const prior = known.get(key);
+      const hash = (seq: number) => seq.toString(16).padStart(64, '0');
+      if (prior !== undefined) return Promise.resolve({ status: 'duplicate', seq: prior, hash: hash(prior) });
+      entries.push(e);
+      known.set(key, entries.length);
+      return Promise.resolve({ status: 'appended', seq: entries.length, hash: hash(entries.length), recordedAt: new Date() });
+    },
+  };
+}
+
+/** A client for the sandbox (or a stub); an in-memory ledger unless `over.ledger` gives one. */
 export function makeClient(
   sb: Sandbox | { url: string },
   redis: Redis,
@@ -111,6 +141,7 @@ export function makeClient(
     redis,
     logger: memoryLogger(),
     ...over,
+    ledger: over.ledger ?? memoryLedger(),
     options: { keyPrefix: prefix, ...over.options },
   });
 }
@@ -146,15 +177,7 @@ export interface Stub {
  * dropped connections. `handler` returns the raw response, or 'destroy' to cut the socket.
  */
 export async function startStub(
-  handler: (req: {
-    method: string;
-    path: string;
-    query: URLSearchParams;
-    body: string;
-  }) =>
-    | { status?: number; headers?: Record<string, string>; body: string | Buffer; delayMs?: number }
-    | 'destroy'
-    | Promise<{ status?: number; headers?: Record<string, string>; body: string | Buffer; delayMs?: number } | 'destroy'>,
+  handler: (req: StubRequest) => StubAnswer | 'destroy' | Promise<StubAnswer | 'destroy'>,
 ): Promise<Stub> {
   const requests: Stub['requests'] = [];
   const server = http.createServer((req, res) => {
@@ -193,18 +216,38 @@ export async function startStub(
   };
 }
 
+export interface StubRequest {
+  method: string;
+  path: string;
+  query: URLSearchParams;
+  body: string;
+}
+
+export interface StubAnswer {
+  status?: number;
+  headers?: Record<string, string>;
+  body: string | Buffer;
+  delayMs?: number;
+}
+
+/** Passes one request a stub received on to `target` (the sandbox) and returns its answer, for a proxy stub. */
+export async function forwardTo(target: string, req: StubRequest): Promise<StubAnswer> {
+  const res = await fetch(`${target}${req.path}?${req.query.toString()}`, {
+    method: req.method,
+    ...(req.method === 'POST' ? { body: req.body, headers: { 'content-type': 'application/json' } } : {}),
+  });
+  const body = Buffer.from(await res.arrayBuffer());
+  const headers: Record<string, string> = {};
+  res.headers.forEach((v, k) => {
+    if (k === 'content-type' || k === 'content-disposition') headers[k] = v;
+  });
+  return { status: res.status, headers, body };
+}
+
 /** A proxy in front of the sandbox that holds gettoken answers for `delayMs`, so concurrent refreshes really overlap. */
 export async function slowGettokenProxy(target: string, delayMs: number): Promise<Stub> {
-  return startStub(async (req) => {
-    const res = await fetch(`${target}${req.path}?${req.query.toString()}`, {
-      method: req.method,
-      ...(req.method === 'POST' ? { body: req.body, headers: { 'content-type': 'application/json' } } : {}),
-    });
-    const body = Buffer.from(await res.arrayBuffer());
-    const headers: Record<string, string> = {};
-    res.headers.forEach((v, k) => {
-      if (k === 'content-type' || k === 'content-disposition') headers[k] = v;
-    });
-    return { status: res.status, headers, body, ...(req.path === '/cgi-bin/gettoken' ? { delayMs } : {}) };
-  });
+  return startStub(async (req) => ({
+    ...(await forwardTo(target, req)),
+    ...(req.path === '/cgi-bin/gettoken' ? { delayMs } : {}),
+  }));
 }

@@ -22,6 +22,8 @@ async function main(): Promise<void> {
     agentId: KEYS.agentId,
     redis,
     logger: silent,
+    // This process only reads (contact/user/get); a send would fail loudly here rather than go unrecorded.
+    ledger: { append: () => Promise.reject(new Error('token-process sends no messages')) },
     options: { keyPrefix: prefix },
   });
   process.stdout.write('ready\n');
