@@ -16,6 +16,15 @@ const DOMAIN_MAY_IMPORT = ['platform', 'evidence', 'wecom', 'config', 'observabi
 /** What src/platform may import besides itself: what the contract is written in, nothing that implements it. */
 const PLATFORM_MAY_IMPORT = ['evidence', 'wecom', 'config', 'observability', 'infra'];
 
+/**
+ * The other folders of src/: what the domains build on, the worker runtime and the H5 entry point. A
+ * folder in neither this list nor DOMAINS would escape every rule below, so src-folder-is-known refuses it.
+ */
+const INFRASTRUCTURE = ['config', 'evidence', 'wecom', 'platform', 'jobs', 'infra', 'observability', 'h5'];
+
+/** The app files at the top of src/, which wire everything together. */
+const APP_FILES = ['app', 'main', 'worker', 'modules', 'runtime'];
+
 /** What src/wecom may import besides itself. */
 const WECOM_MAY_IMPORT = ['evidence', 'config', 'observability', 'infra'];
 
@@ -30,6 +39,23 @@ const EXTERNAL = { pathNot: '(^|/)node_modules/', dependencyTypesNot: ['core'], 
 /** @type {import('dependency-cruiser').IConfiguration} */
 module.exports = {
   forbidden: [
+    {
+      name: 'src-folder-is-known',
+      comment:
+        'Every folder of src/ is a domain or a known infrastructure folder, so every rule below holds for it: add a new ' +
+        'folder to DOMAINS (a domain) or INFRASTRUCTURE in .dependency-cruiser.cjs (and to ARCHITECTURE.md), and a new ' +
+        `file at the top of src/ to APP_FILES (${APP_FILES.join(', ')}).`,
+      severity: 'error',
+      // A module rule: it refuses the module itself, whatever it imports and whoever imports it (an import
+      // rule would miss a file that imports nothing). dependency-cruiser judges a module by its number of
+      // dependents; counting none of them (from.pathNot matches every path) makes that 0 < 1 for every module.
+      from: { pathNot: '.' },
+      module: {
+        path: '^src/',
+        pathNot: `^src/(${any([...DOMAINS, ...INFRASTRUCTURE])}/|${any(APP_FILES)}\\.ts$)`,
+        numberOfDependentsLessThan: 1,
+      },
+    },
     {
       name: 'evidence-is-a-leaf',
       comment: 'src/evidence imports nothing of the project but itself (node built-ins and npm packages are fine).',

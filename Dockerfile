@@ -10,7 +10,8 @@
 # Debian (glibc) on purpose, not Alpine: WeCom's chat-archive (会话内容存档)
 # SDK ships glibc-only shared objects.
 
-ARG NODE_IMAGE=node:20-bookworm-slim
+# Node 24 LTS (supported until April 2028); package.json engines says >=22.
+ARG NODE_IMAGE=node:24-bookworm-slim
 
 # ---------------------------------------------------------------------------
 FROM ${NODE_IMAGE} AS base

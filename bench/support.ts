@@ -75,8 +75,9 @@ export interface BenchApi {
  * A scratch database, migrated, and the API (src/main.ts) on it as its own process: in production
  * mode, so connected as the tests' least-privileged login (TEST_APP_ROLE), as production connects.
  * App settings in this process's environment (EVIDENCE_BATCH_MAX, PG_POOL_MAX, …) reach the API.
+ * `stdout: 'ignore'` sends the API's log to /dev/null (a benchmark of rejections logs one line each).
  */
-export async function startBenchApi(extraArgs: string[] = []): Promise<BenchApi> {
+export async function startBenchApi(extraArgs: string[] = [], opts: { stdout?: 'inherit' | 'ignore' } = {}): Promise<BenchApi> {
   const db = `hireledger_bench_${randomBytes(3).toString('hex')}`;
   const port = 3900 + Math.floor(Math.random() * 90);
   const admin = new Client({ connectionString: BASE_DATABASE_URL });
@@ -104,7 +105,8 @@ export async function startBenchApi(extraArgs: string[] = []): Promise<BenchApi>
           QUEUE_PREFIX: `bench_${db}`,
         }),
       },
-      stdio: ['ignore', 'inherit', 'inherit'],
+      // 'ignore': the API still writes its log lines (their cost is measured), to /dev/null.
+      stdio: ['ignore', opts.stdout ?? 'inherit', 'inherit'],
     });
     await waitHealthy(port);
     return { port, db, child, stop };

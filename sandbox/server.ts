@@ -60,6 +60,12 @@ export interface SandboxOptions {
   seed?: SandboxSeed;
   /** Injectable clock (ms) for expiry tests; default Date.now. */
   clock?: Clock;
+  /**
+   * First daily sequence of approval numbers (`sp_no` = `YYYYMMDD` + 4 digits), per Beijing day.
+   * Default: seeded from the start time (sandbox/state.ts, spSeqFromTime), so a restarted sandbox
+   * does not hand out the previous instance's numbers again.
+   */
+  spSeqStart?: (day: string) => number;
   /** Fastify request logging; default false. */
   logger?: boolean;
 }
@@ -99,6 +105,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     seed: options.seed ?? defaultSeed(),
     tokenTtlSeconds: options.tokenTtlSeconds ?? 7200,
     ...(options.clock ? { clock: options.clock } : {}),
+    ...(options.spSeqStart ? { spSeqStart: options.spSeqStart } : {}),
   });
   state.callbackUrl = options.callbackUrl;
   const dispatcher = new CallbackDispatcher({

@@ -177,6 +177,38 @@ export interface SandboxStateOptions {
   seed: SandboxSeed;
   tokenTtlSeconds: number;
   clock?: Clock;
+  /**
+   * First daily sequence number of this instance's approval numbers (`sp_no`), per Beijing day
+   * `YYYYMMDD`. Default: `spSeqFromTime(clock())`, the same for every day.
+   */
+  spSeqStart?: (day: string) => number;
+}
+
+/** Largest daily sequence of an `sp_no` (`YYYYMMDD` + 4 digits). */
+export const SP_SEQ_MAX = 9999;
+
+/**
+ * The first daily sequence of a sandbox started at `startMs`: 1 + the tens of seconds since Beijing
+ * midnight (1..8640). State is in memory, so a restarted sandbox would hand out 202611260001 again and
+ * a ledger that outlives it would file two runs' approvals under one SpNo; seeding from the start time
+ * keeps the numbers of instances started at least 10·k seconds apart distinct, k being how many
+ * numbers the earlier one handed out for that day. (`npm run demo` also starts past the numbers its
+ * ledger already holds.)
+ */
+export function spSeqFromTime(startMs: number): number {
+  const msOfBeijingDay = (((startMs + 8 * 3600_000) % 86_400_000) + 86_400_000) % 86_400_000;
+  return 1 + Math.floor(msOfBeijingDay / 10_000);
+}
+
+/** The Beijing date `YYYYMMDD` of a Unix time in seconds, as the first 8 digits of an `sp_no`. */
+export function spDay(atSec: number): string {
+  return new Date(atSec * 1000 + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
+}
+
+/** The `k`-th (0-based) sequence from `start`, wrapping within 1..9999 so the number keeps its 12 digits. */
+export function spSeqAt(start: number, k: number): number {
+  const first = Math.min(Math.max(Math.trunc(start), 1), SP_SEQ_MAX);
+  return ((first - 1 + k) % SP_SEQ_MAX) + 1;
 }
 
 /** Random 19-digit decimal string (like WeCom's 64-bit MsgId), never starting with 0. */
@@ -278,7 +310,9 @@ export class SandboxState {
   /** appchat groups, group robots and every message posted to them (sandbox/appchat.ts). */
   readonly appchat: AppchatState;
 
+  /** Per Beijing day: how many approval numbers this instance has handed out. */
   private spNoCounters = new Map<string, number>();
+  private readonly spSeqStart: (day: string) => number;
 
   readonly stats: SandboxStats = {
     gettoken: 0,
@@ -300,6 +334,8 @@ export class SandboxState {
     this.agentId = opts.agentId;
     this.tokenTtlSeconds = opts.tokenTtlSeconds;
     this.clock = opts.clock ?? Date.now;
+    const timeSeeded = spSeqFromTime(this.clock());
+    this.spSeqStart = opts.spSeqStart ?? (() => timeSeeded);
     const seed = structuredClone(opts.seed);
     this.corpName = seed.corpName;
     this.visibleScope = seed.visibleScope;
@@ -489,12 +525,22 @@ export class SandboxState {
 
   // ---------------------------------------------------------------- approvals
 
-  /** `YYYYMMDD` (Beijing time) + 4-digit daily sequence, e.g. "202611220001" — always a string. */
+  /**
+   * `YYYYMMDD` (Beijing time) + 4-digit daily sequence, e.g. "202611220001" — always a string. The
+   * sequence starts at `spSeqStart(day)` (time-seeded by default, see spSeqFromTime), not at 1, so a
+   * restarted sandbox does not reuse the numbers of the previous one.
+   */
   nextSpNo(atSec: number = this.nowSec()): string {
-    const day = new Date(atSec * 1000 + 8 * 3600_000).toISOString().slice(0, 10).replace(/-/g, '');
-    const n = (this.spNoCounters.get(day) ?? 0) + 1;
-    this.spNoCounters.set(day, n);
-    return `${day}${String(n).padStart(4, '0')}`;
+    const day = spDay(atSec);
+    const issued = this.spNoCounters.get(day) ?? 0;
+    let spNo = '';
+    // Skip a number this instance already holds (only possible after wrapping past 9999).
+    for (let k = issued; k < issued + SP_SEQ_MAX; k += 1) {
+      spNo = `${day}${String(spSeqAt(this.spSeqStart(day), k)).padStart(4, '0')}`;
+      this.spNoCounters.set(day, k + 1);
+      if (!this.approvals.has(spNo)) return spNo;
+    }
+    throw new Error(`no approval number left for ${day}`);
   }
 
   createApproval(input: CreateApprovalInput): Approval {

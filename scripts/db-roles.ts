@@ -1,3 +1,4 @@
+import { loadDotEnvOnce } from '../src/config/dotenv';
 import { provisionRoles } from '../src/infra/db/provision';
 
 /**
@@ -31,6 +32,7 @@ function optional(value: string): string | undefined {
 }
 
 async function main(): Promise<void> {
+  loadDotEnvOnce(); // .env fills in what the environment leaves unset
   const admin = required('ADMIN_DATABASE_URL');
   const owner = required('MIGRATION_DATABASE_URL');
   const api = required('DATABASE_URL');

@@ -1,40 +1,69 @@
 /**
  * `npm run demo`: the whole stack against a local WeCom sandbox, for anyone without a WeCom corp.
  *
- * Starts the sandbox (in this process), migrates the database, starts the API and the worker as
- * their own processes, seeds a realistic scenario through WeCom's own channels (callbacks signed
- * and encrypted as WeCom does them, API calls through the real client) and prints where to go.
- * Environment: PORT (3000), WECOM_SANDBOX_PORT (3100), DATABASE_URL, REDIS_URL, LOG_LEVEL.
+ * Checks its ports are free, builds the H5 when it is missing, starts the sandbox (in this process),
+ * migrates the database, starts the API and the worker as their own processes, makes sure the API that
+ * answers on PORT is the one it started, seeds a realistic scenario through WeCom's own channels
+ * (callbacks signed and encrypted as WeCom does them, API calls through the real client), prints where
+ * to go, and then prints what each approver does in the sandbox console.
+ * Environment: PORT (3000), WECOM_SANDBOX_PORT (3100), DATABASE_URL, REDIS_URL, LOG_LEVEL; without
+ * DATABASE_URL / REDIS_URL it reads POSTGRES_PASSWORD, HIRELEDGER_PG_PORT and HIRELEDGER_REDIS_PORT from
+ * the environment or .env (ENV_FILE): the services of `docker compose up -d postgres redis`. The API and
+ * the worker it starts never read .env. DEMO_BUILD_H5=0 skips building the H5. The small decisions are
+ * in scripts/demo-support.ts (tested in test/demo/).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { Client, Pool } from 'pg';
-import { createLedger, verifyLedger } from '../src/evidence';
+import { createLedger, createLedgerReader, verifyLedger } from '../src/evidence';
 import { migrate } from '../src/infra/db/migrate';
 import { createLogger } from '../src/observability/logger';
 import { createWecomClient } from '../src/wecom/api';
-import { DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_TEMPLATE_ID, offerContents } from '../sandbox/seed';
-import { createSandbox } from '../sandbox/server';
+import { createExternalContactIds } from '../src/wecom/external-contacts';
+import {
+  defaultSeed,
+  DEMO_AGENT_ID,
+  DEMO_CORP_ID,
+  KF_OPEN_KFID,
+  OFFER_CONTROLS,
+  OFFER_TEMPLATE_ID,
+  offerContents,
+} from '../sandbox/seed';
+import { createSandbox, type Sandbox } from '../sandbox/server';
+import { spSeqFromTime } from '../sandbox/state';
+import {
+  approvalSnapshot,
+  checkDemoPorts,
+  demoRunId,
+  demoRunKeys,
+  demoServices,
+  demoWecomKeyPrefix,
+  describeApprovalChange,
+  isOurApi,
+  parsePort,
+  readDotenvFile,
+  redactUrl,
+  spSeqStartAfter,
+} from './demo-support';
 
-/** The demo corp (the sandbox's seeded one) and its credentials: the sandbox and the app share them. */
-const KEYS = {
-  corpId: DEMO_CORP_ID,
-  agentId: DEMO_AGENT_ID,
-  secret: 'HireLedgerSandboxDemoSecret0000000000000000',
-  token: 'HireLedgerSandboxToken',
-  encodingAESKey: 'HireLedgerSandboxDemoEncodingAESKey20261122',
-};
+const ROOT = join(__dirname, '..');
+const STARTED = Date.now();
+const RUN_ID = demoRunId(STARTED);
+/** The demo corp (the sandbox's seeded one) with this run's Secret and Token: the sandbox and the app share them. */
+const KEYS = demoRunKeys({ corpId: DEMO_CORP_ID, agentId: DEMO_AGENT_ID }, RUN_ID);
 
 const env = (name: string, fallback: string): string => {
   const v = process.env[name];
   return v === undefined || v === '' ? fallback : v;
 };
 
-const PORT = Number(env('PORT', '3000'));
-const SANDBOX_PORT = Number(env('WECOM_SANDBOX_PORT', '3100'));
-const DATABASE_URL = env('DATABASE_URL', 'postgres://postgres@127.0.0.1:5432/hireledger_demo');
-const REDIS_URL = env('REDIS_URL', 'redis://127.0.0.1:6379');
+const PORT = parsePort('PORT', env('PORT', '3000'));
+const SANDBOX_PORT = parsePort('WECOM_SANDBOX_PORT', env('WECOM_SANDBOX_PORT', '3100'));
+const SERVICES = demoServices(process.env, readDotenvFile(resolve(env('ENV_FILE', '.env'))));
+const DATABASE_URL = SERVICES.databaseUrl;
+const REDIS_URL = SERVICES.redisUrl;
 const LOG_LEVEL = env('LOG_LEVEL', 'warn');
 
 /**
@@ -56,6 +85,9 @@ function demoAppEnv(wecomApiBase: string): NodeJS.ProcessEnv {
     WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
     WECOM_API_BASE: wecomApiBase,
     QUEUE_PREFIX: 'hireledger-demo',
+    // The demo configures its processes completely; a .env written for a real deployment (NODE_ENV,
+    // signing key, witnesses, ...) must not leak into them (src/config/dotenv.ts reads ENV_FILE).
+    ENV_FILE: '/dev/null',
   };
 }
 
@@ -80,65 +112,185 @@ async function ensureDatabase(url: string): Promise<void> {
   console.log(`created database ${name}`);
 }
 
+/** A reason to stop that says all there is to say (printed without a stack). */
+class DemoStop extends Error {}
+
+let stopping = false;
+const children: ChildProcess[] = [];
+const closers: (() => Promise<void>)[] = [];
+
 function start(name: string, script: string, childEnv: NodeJS.ProcessEnv): ChildProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', join(__dirname, '..', script)], {
+  const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, script)], {
     env: childEnv,
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   child.on('exit', (code, signal) => {
     if (!stopping) {
-      console.error(`${name} exited (${signal ?? code}); stopping the demo`);
+      const hint =
+        name === 'api'
+          ? `; if it could not listen on 127.0.0.1:${PORT}, another program took the port: PORT moves the demo's API`
+          : '';
+      console.error(`${name} exited (${signal ?? code})${hint}; stopping the demo`);
       void stop(1);
     }
   });
   return child;
 }
 
-async function waitHealthy(url: string): Promise<void> {
+/**
+ * Waits until the API on PORT answers /health, then makes sure it is the one this run started: it must
+ * answer WeCom's URL verification signed with this run's Token (a different server on the port cannot).
+ */
+async function waitForOurApi(url: string): Promise<void> {
   for (let i = 0; i < 150; i++) {
+    let healthy = false;
     try {
-      if ((await fetch(`${url}/health`)).ok) return;
+      healthy = (await fetch(`${url}/health`, { signal: AbortSignal.timeout(2000) })).ok;
     } catch {
       // not listening yet
+    }
+    if (healthy) {
+      if (await isOurApi(url, KEYS)) return;
+      throw new DemoStop(
+        `a server answers on 127.0.0.1:${PORT} but it is not the API this demo started (it does not know this run's ` +
+          `Token); another program holds the port. PORT moves the demo's API, e.g. PORT=${PORT + 300} npm run demo`,
+      );
     }
     await new Promise((r) => setTimeout(r, 200));
   }
   throw new Error(`${url}/health did not answer 200 within 30 s`);
 }
 
-let stopping = false;
-const children: ChildProcess[] = [];
-let closeSandbox: (() => Promise<void>) | undefined;
-
 async function stop(code: number): Promise<void> {
   if (stopping) return;
   stopping = true;
   for (const c of children) c.kill('SIGTERM');
   await Promise.all(children.map((c) => new Promise((r) => (c.exitCode !== null ? r(null) : c.once('exit', r)))));
-  await closeSandbox?.();
+  for (const close of closers.reverse()) await close().catch(() => undefined);
   process.exit(code);
 }
 
+/** Builds the H5 (wecom-h5/dist) when it is missing, so the printed /h5/ link works. What to print about it. */
+function ensureH5(): string {
+  const dir = join(ROOT, 'wecom-h5');
+  const how = '(cd wecom-h5 && npm ci && npm run build)';
+  if (existsSync(join(dir, 'dist', 'index.html'))) return '';
+  if (process.env['DEMO_BUILD_H5'] === '0') return `未构建（DEMO_BUILD_H5=0）：${how} 后重启演示`;
+  console.log(`H5 尚未构建，正在构建 / building the H5 (wecom-h5/dist, ~20 s the first time): ${how}`);
+  const run = (args: string[]): boolean => {
+    const r = spawnSync('npm', args, { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    if (r.status === 0) return true;
+    console.error(
+      `npm ${args.join(' ')} failed in wecom-h5:\n${`${r.stdout}${r.stderr}`.trim().split('\n').slice(-15).join('\n')}`,
+    );
+    return false;
+  };
+  const ok = (existsSync(join(dir, 'node_modules')) || run(['ci', '--no-audit', '--no-fund'])) && run(['run', 'build']);
+  return ok ? '' : `构建失败（见上）/ build failed (above): ${how} 后重启演示`;
+}
+
+/** The approval numbers the demo ledger already holds (streams wecom:approval:<SpNo>). */
+async function recordedSpNos(url: string): Promise<string[]> {
+  const c = new Client({ connectionString: url });
+  await c.connect();
+  try {
+    const r = await c.query<{ sp: string }>(
+      "SELECT substr(stream, 16) AS sp FROM evidence_heads WHERE stream ~ '^wecom:approval:[0-9]{12}$'",
+    );
+    return r.rows.map((row) => row.sp);
+  } finally {
+    await c.end();
+  }
+}
+
+/**
+ * Prints what each approver does on any approval of the sandbox (the console's 同意/驳回 included), once
+ * the callback is delivered, with the number of records of that approval's stream in the ledger.
+ */
+function watchApprovals(sandbox: Sandbox, pool: Pool): () => void {
+  const seen = new Map<string, string[]>();
+  const report = async (line: string, spNo: string): Promise<void> => {
+    await sandbox.idle();
+    const stream = `wecom:approval:${spNo}`;
+    const count = await pool
+      .query<{ n: string }>('SELECT count(*) AS n FROM evidence_records WHERE stream = $1', [stream])
+      .then((r) => r.rows[0]?.n ?? '0')
+      .catch(() => '?');
+    console.log(`${line}\n  已记入证据账本 / in the ledger: ${stream}（${count} 条记录）`);
+  };
+  const look = (): void => {
+    for (const a of sandbox.state.approvals.values()) {
+      const now = approvalSnapshot(a);
+      const before = seen.get(a.sp_no);
+      seen.set(a.sp_no, now);
+      if (!before || now.join('\n') === before.join('\n')) continue;
+      const line = describeApprovalChange(before, a);
+      if (line) void report(line, a.sp_no);
+    }
+  };
+  look();
+  const timer = setInterval(look, 300);
+  return () => clearInterval(timer);
+}
+
+/**
+ * The demo's seed: the sandbox's, without its pending offer for 林晓 (submitted "2 h ago", before any
+ * ledger existed): the demo submits 林晓's and 陈晨's offers itself, so both reach the ledger.
+ */
+function demoSeed(): ReturnType<typeof defaultSeed> {
+  const seed = defaultSeed();
+  return { ...seed, approvals: seed.approvals.filter((a) => a.actions.length > 0) };
+}
+
 async function main(): Promise<void> {
-  const started = Date.now();
+  const portProblems = await checkDemoPorts([
+    { zh: ' API ', en: 'API', variable: 'PORT', port: PORT },
+    { zh: '企业微信沙箱', en: 'WeCom sandbox', variable: 'WECOM_SANDBOX_PORT', port: SANDBOX_PORT },
+  ]);
+  if (portProblems.length > 0) {
+    console.error(`demo not started:\n\n${portProblems.join('\n')}`);
+    process.exit(1);
+  }
+  console.log(
+    `PostgreSQL ${redactUrl(DATABASE_URL)} (${SERVICES.databaseFrom}) · Redis ${REDIS_URL} (${SERVICES.redisFrom}) · run ${RUN_ID}`,
+  );
+  const h5Problem = ensureH5();
+
   await ensureDatabase(DATABASE_URL);
   const applied = await migrate(DATABASE_URL);
   console.log(applied.length ? `migrated: ${applied.join(', ')}` : 'database is up to date');
 
   const apiUrl = `http://127.0.0.1:${PORT}`;
-  const sandbox = await createSandbox({
-    port: SANDBOX_PORT,
-    host: '127.0.0.1',
-    ...KEYS,
-    callbackUrl: `${apiUrl}/wecom/callback`,
-  });
-  closeSandbox = () => sandbox.close();
+  const spSeqStart = spSeqStartAfter(await recordedSpNos(DATABASE_URL), spSeqFromTime(STARTED));
+  let sandbox: Sandbox;
+  try {
+    sandbox = await createSandbox({
+      port: SANDBOX_PORT,
+      host: '127.0.0.1',
+      ...KEYS,
+      callbackUrl: `${apiUrl}/wecom/callback`,
+      seed: demoSeed(),
+      spSeqStart,
+    });
+  } catch (err) {
+    if ((err as { code?: string }).code === 'EADDRINUSE') {
+      throw new DemoStop(`127.0.0.1:${SANDBOX_PORT} was taken just now; WECOM_SANDBOX_PORT moves the demo's sandbox`);
+    }
+    throw err;
+  }
+  closers.push(() => sandbox.close());
 
   const appEnv = demoAppEnv(sandbox.url);
   children.push(start('api', 'src/main.ts', appEnv), start('worker', 'src/worker.ts', appEnv));
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
-  await waitHealthy(apiUrl);
+  await waitForOurApi(apiUrl);
+
+  const pool = new Pool({ connectionString: DATABASE_URL, max: 2 });
+  pool.on('error', () => undefined);
+  closers.push(() => pool.end());
+  const unwatch = watchApprovals(sandbox, pool);
+  closers.push(() => Promise.resolve(unwatch()));
 
   // The scenario, through WeCom's channels: callbacks from the sandbox, API calls via the client.
   const a = sandbox.actions;
@@ -171,8 +323,6 @@ async function main(): Promise<void> {
   await a.memberSendsText('zhangmin', '提醒：林晓说已经离职，正式 offer 还在审批中。').delivered;
 
   const logger = createLogger(LOG_LEVEL, 'demo');
-  const pool = new Pool({ connectionString: DATABASE_URL, max: 2 });
-  pool.on('error', () => undefined);
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: 1 });
   const ledger = createLedger({ pool });
   const wecom = createWecomClient({
@@ -183,43 +333,82 @@ async function main(): Promise<void> {
     redis,
     logger,
     ledger,
-    options: { keyPrefix: 'hireledger-demo:wecom:' },
+    reader: createLedgerReader(pool),
+    externalContacts: createExternalContactIds(pool),
+    options: { keyPrefix: demoWecomKeyPrefix(RUN_ID) },
   });
-  const runTag = new Date().toISOString().replace(/\D/g, '').slice(0, 14);
-  const { sp_no: spNo } = await wecom.oa.applyEvent({
+  const inTwoWeeks = Math.floor(STARTED / 1000) + 14 * 86400;
+  const summary = (candidate: string, position: string, note: string) => [
+    { summary_info: [{ text: `候选人：${candidate}`, lang: 'zh_CN' }] },
+    { summary_info: [{ text: `岗位：${position}`, lang: 'zh_CN' }] },
+    { summary_info: [{ text: note, lang: 'zh_CN' }] },
+  ];
+  // 陈晨 hesitates (「我再考虑一下」「薪资能否再谈」): her offer goes to approval with the question open.
+  const { sp_no: spChen } = await wecom.oa.applyEvent({
     creator_userid: 'zhangmin',
     template_id: OFFER_TEMPLATE_ID,
     use_template_approver: 1,
-    apply_data: { contents: offerContents('林晓', '后端开发工程师', '26000', Math.floor(Date.now() / 1000) + 14 * 86400) },
-    summary_list: [
-      { summary_info: [{ text: '候选人：林晓', lang: 'zh_CN' }] },
-      { summary_info: [{ text: '岗位：后端开发工程师', lang: 'zh_CN' }] },
-    ],
+    apply_data: {
+      contents: [
+        ...offerContents('陈晨', '前端开发工程师', '25000', inTwoWeeks),
+        {
+          control: 'Textarea',
+          id: OFFER_CONTROLS.remark,
+          value: { text: '候选人回复「我再考虑一下」，并问「薪资能否再谈」（另一家给到 28K）。' },
+        },
+      ],
+    },
+    summary_list: summary('陈晨', '前端开发工程师', '候选人犹豫，薪资待再谈'),
+  });
+  // 林晓 has already resigned from her employer while her offer waits for approval.
+  const { sp_no: spLin } = await wecom.oa.applyEvent({
+    creator_userid: 'zhangmin',
+    template_id: OFFER_TEMPLATE_ID,
+    use_template_approver: 1,
+    apply_data: {
+      contents: [
+        ...offerContents('林晓', '后端开发工程师', '26000', inTwoWeeks),
+        { control: 'Textarea', id: OFFER_CONTROLS.remark, value: { text: '候选人称已从原公司离职，审批尚未完成。' } },
+      ],
+    },
+    summary_list: summary('林晓', '后端开发工程师', '候选人已离职待入职'),
   });
   await wecom.message.send(
-    { touser: 'liqiang', msgtype: 'text', text: { content: `【HireLedger】林晓的录用审批（${spNo}）待您处理。` } },
-    { idempotencyKey: `demo-${runTag}-approval-reminder` },
+    {
+      touser: 'liqiang',
+      msgtype: 'text',
+      text: { content: `【HireLedger】林晓的录用审批（${spLin}）待您处理；她已从原公司离职。` },
+    },
+    { idempotencyKey: `demo-${RUN_ID}-approval-reminder` },
   );
   await sandbox.idle();
+  // The first approver acts on 陈晨's offer: the watcher prints it once the callback is in the ledger.
+  await a.approve(spChen, 'liqiang', '同意。候选人还在犹豫，月薪可在 27K 以内再谈。').delivered;
+  await sandbox.idle();
+  await new Promise((r) => setTimeout(r, 500));
   await ledger.close();
   redis.disconnect();
 
-  await new Promise((r) => setTimeout(r, 500));
   const report = await verifyLedger(pool);
-  await pool.end();
 
-  const seconds = ((Date.now() - started) / 1000).toFixed(1);
+  const seconds = ((Date.now() - STARTED) / 1000).toFixed(1);
+  const h5 = h5Problem === '' ? `${apiUrl}/h5/` : `${apiUrl}/h5/  ${h5Problem}`;
   console.log(`
 HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
 
   API                 ${apiUrl}            健康检查 ${apiUrl}/health · 指标 ${apiUrl}/metrics
-  WeCom 回调地址       ${apiUrl}/wecom/callback
-  企业微信沙箱控制台    ${sandbox.url}/sandbox/     ← 在这里点「同意/驳回」审批 ${spNo}（审批人：李强 liqiang）
+  WeCom 回调地址       ${apiUrl}/wecom/callback   (本次运行的 Token: ${KEYS.token})
+  企业微信沙箱控制台    ${sandbox.url}/sandbox/
   沙箱 OAuth 登录页     ${sandbox.url}/connect/oauth2/authorize?appid=${DEMO_CORP_ID}&redirect_uri=${encodeURIComponent(`${apiUrl}/h5/`)}&response_type=code&scope=snsapi_base&state=demo&agentid=${DEMO_AGENT_ID}#wechat_redirect
-  H5（构建后）          ${apiUrl}/h5/   (cd wecom-h5 && npm ci && npm run build)
+  H5                  ${h5}
+
+  录用审批 offer approvals (流程 李强 → 王芳，抄送 赵磊):
+    ${spLin}  林晓 · 后端开发工程师 · 26000   待 李强 liqiang 审批 ← 在控制台点「同意/驳回」
+    ${spChen}  陈晨 · 前端开发工程师 · 25000   李强已同意（薪资可再谈），待 王芳 wangfang 审批
+  每位审批人在控制台的操作都会打印在下面 / every approver's action in the console is printed below.
 
   证据账本 evidence:   ${report.records} 条记录 / ${report.streams} 个流, ${report.ok ? '校验通过 verified' : `校验失败 ${report.firstProblem?.detail}`}
-                       DATABASE_URL=${DATABASE_URL} npm run evidence:verify
+                       DATABASE_URL=${redactUrl(DATABASE_URL)} npm run evidence:verify
 
   角色: 招聘官 张敏 zhangmin · 用人经理 李强 liqiang · HRBP 王芳 wangfang · 法务 赵磊 zhaolei
   候选人: 陈晨（犹豫：「我再考虑一下」「薪资能否再谈」）· 林晓（offer 审批前已离职）
@@ -228,6 +417,6 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
 }
 
 main().catch(async (err: unknown) => {
-  console.error(`demo failed: ${(err as Error).stack ?? String(err)}`);
+  console.error(err instanceof DemoStop ? `demo stopped: ${err.message}` : `demo failed: ${(err as Error).stack ?? String(err)}`);
   await stop(1);
 });

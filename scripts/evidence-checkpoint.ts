@@ -25,7 +25,7 @@ async function main(): Promise<void> {
   // checkpointer in evidence_checkpoint_witnesses), so nothing is appended to it here.
   const ledger = createLedger({ pool });
   try {
-    const wecom = wecomClientFromConfig(config, { redis, logger, ledger });
+    const wecom = wecomClientFromConfig(config, { redis, logger, ledger, pool });
     const checkpointer = await checkpointerFromConfig(config, { pool, logger, wecom });
     if (!checkpointer) throw new Error('EVIDENCE_SIGNING_KEY_FILE is not set (npm run evidence:keygen makes a key)');
     const { checkpoint, witnesses } = await checkpointer.take();

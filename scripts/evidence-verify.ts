@@ -1,3 +1,4 @@
+import { loadDotEnvOnce } from '../src/config/dotenv';
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
@@ -27,6 +28,7 @@ import {
 const USAGE = 'usage: npm run evidence:verify [-- --checkpoint <file>... --key <verifier key>... --origin <origin>]\n';
 
 async function main(): Promise<number> {
+  loadDotEnvOnce(); // .env fills in what the environment leaves unset
   const { values } = parseArgs({
     options: {
       checkpoint: { type: 'string', multiple: true },

@@ -1,3 +1,5 @@
+import { loadDotEnvOnce } from '../src/config/dotenv';
+import { isUnreachable, unreachable } from '../src/config/services';
 import { migrate } from '../src/infra/db/migrate';
 
 /**
@@ -8,6 +10,7 @@ import { migrate } from '../src/infra/db/migrate';
  * never see MIGRATION_DATABASE_URL; they connect with DATABASE_URL as a member of hireledger_app.
  */
 async function main(): Promise<void> {
+  loadDotEnvOnce(); // .env fills in what the environment leaves unset
   const owner = process.env['MIGRATION_DATABASE_URL'];
   const url = owner || process.env['DATABASE_URL'];
   if (!url) {
@@ -28,7 +31,14 @@ async function main(): Promise<void> {
         "API's least-privilege role (it cannot create tables). Set MIGRATION_DATABASE_URL to the owner's URL.\n",
     );
   }
-  const applied = await migrate(url);
+  let applied: string[];
+  try {
+    applied = await migrate(url);
+  } catch (err) {
+    if (!isUnreachable(err)) throw err;
+    process.stderr.write(`migration failed: ${unreachable('PostgreSQL', source, url, err).message}\n`);
+    process.exit(1);
+  }
   const as = user ? ` as ${user} (${source})` : ` (${source})`;
   process.stdout.write(applied.length ? `applied${as}: ${applied.join(', ')}\n` : `database is up to date${as}\n`);
 }

@@ -17,7 +17,7 @@ async function main(): Promise<void> {
   const h5Dir = join(projectRoot(), 'wecom-h5', 'dist');
   // The modules' routes may call WeCom; the client records every message it sends to a person here.
   const outbound = createLedger({ pool });
-  const wecom = wecomClientFromConfig(config, { redis, logger, ledger: outbound });
+  const wecom = wecomClientFromConfig(config, { redis, logger, ledger: outbound, pool });
   const modules = createModules({ pool, wecom });
   const app = await buildApp({ config, pool, redis, queues, logger, h5Dir, modules });
   await app.server.listen({ host: config.HOST, port: config.PORT });

@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from './config/env';
+import { isUnreachable, maskUrl, unreachable } from './config/services';
 import { assertDurableCommits, createPool } from './infra/db/pool';
 import { checkDatabaseRole } from './infra/db/roles';
 import { assertNoEviction, createRedis } from './infra/redis';
@@ -30,16 +31,40 @@ export async function openConnections(
     await assertDurableCommits(pool);
   } catch (err) {
     await pool.end().catch(() => undefined);
+    // A dead or wrong DATABASE_URL is said in one line naming the variable, not as a driver stack.
+    if (isUnreachable(err)) throw unreachable('PostgreSQL', 'DATABASE_URL', config.DATABASE_URL, err);
     throw err;
   }
   const redis = createRedis(config.REDIS_URL, kind === 'api' ? 'producer' : 'worker', logger);
-  // The API must start and ingest callbacks while Redis is down (the ledger is the outbox);
-  // the eviction check runs when Redis answers.
-  const ready = await waitReady(redis, 3000);
-  if (ready) await assertNoEviction(redis, logger);
-  else logger.warn('redis is not reachable at start-up; continuing, queued work will catch up');
+  const where = `${maskUrl(config.REDIS_URL)} (REDIS_URL)`;
+  let lastError: unknown = new Error('no answer');
+  redis.on('error', (err) => (lastError = err));
+  if (kind === 'api') {
+    // The API must start and ingest callbacks while Redis is down (the ledger is the outbox);
+    // the eviction check runs when Redis answers.
+    const ready = await waitReady(redis, 3000);
+    if (ready) await assertNoEviction(redis, logger);
+    else logger.warn(`redis at ${where} does not answer at start-up; continuing, queued work will catch up when it does`);
+    return { pool, redis };
+  }
+  // The worker does nothing without Redis: wait a bounded time, one line every few seconds, then stop.
+  for (let waited = 0; ; waited += WORKER_REDIS_STEP_MS) {
+    if (await waitReady(redis, WORKER_REDIS_STEP_MS)) break;
+    if (waited + WORKER_REDIS_STEP_MS >= WORKER_REDIS_WAIT_MS) {
+      redis.disconnect();
+      await pool.end().catch(() => undefined);
+      throw unreachable('Redis', 'REDIS_URL', config.REDIS_URL, lastError);
+    }
+    logger.warn(
+      `waiting for redis at ${where} (${Math.round((waited + WORKER_REDIS_STEP_MS) / 1000)} s of ${WORKER_REDIS_WAIT_MS / 1000} s)`,
+    );
+  }
+  await assertNoEviction(redis, logger);
   return { pool, redis };
 }
+
+const WORKER_REDIS_STEP_MS = 5000;
+const WORKER_REDIS_WAIT_MS = 60000;
 
 function waitReady(redis: Redis, ms: number): Promise<boolean> {
   if (redis.status === 'ready') return Promise.resolve(true);

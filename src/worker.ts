@@ -16,7 +16,7 @@ async function main(): Promise<void> {
 
   // The client records every message it sends to a person here (intent before, outcome after the request).
   const ledger = createLedger({ pool });
-  const wecom = wecomClientFromConfig(config, { redis, logger, ledger });
+  const wecom = wecomClientFromConfig(config, { redis, logger, ledger, pool });
 
   // Signed, witnessed checkpoints are what make a consistent rewrite of the ledger visible; a
   // production worker without a signing key would quietly give that up, so it refuses to start.

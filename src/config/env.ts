@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { loadDotEnvOnce } from './dotenv';
 
 /**
  * The whole runtime configuration, parsed once at start-up from the environment.
@@ -117,8 +118,10 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   return Object.freeze(parsed.data);
 }
 
-/** For entrypoints: load or print the problems and exit(1). */
+/** For entrypoints: read `.env` into process.env (the environment wins), load, or print the problems and exit(1). */
 export function loadConfigOrExit(env: Record<string, string | undefined> = process.env): Config {
+  // `.env` fills in what the environment leaves unset, before anything is parsed (src/config/dotenv.ts).
+  if (env === process.env) loadDotEnvOnce();
   try {
     return loadConfig(env);
   } catch (err) {

@@ -23,7 +23,15 @@ export {
   type StoredCheckpoint,
   type WitnessReceipt,
 } from './checkpointer';
-export { createLedger, EvidenceInputError, StaleStreamError, type Decision, type Ledger, type LedgerOptions } from './ledger';
+export {
+  createLedger,
+  DuplicateDecisionError,
+  EvidenceInputError,
+  StaleStreamError,
+  type Decision,
+  type Ledger,
+  type LedgerOptions,
+} from './ledger';
 export { createLedgerReader, type LedgerReader, type RecordHeaderRow, type StoredRecord } from './reader';
 export {
   HASH_VERSION,

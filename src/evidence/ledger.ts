@@ -49,8 +49,47 @@ interface Pending {
 export interface Decision<T> {
   result: T;
   entries: EvidenceEntry[];
-  /** Stream → the head hash the stream must still have when the records are appended (null: empty). */
+  /**
+   * Stream → the head hash the stream must still have when the records are appended (null: empty).
+   * Any stream may be named, not only those the entries append to.
+   */
   expectedHeads?: Record<string, string | null>;
+  /**
+   * By default a decision whose entry is already stored (same source and sourceRef) is refused and
+   * rolled back: its domain write would otherwise commit while the only evidence says something
+   * else. Set for decisions that are idempotent by design (a retried job re-making the same one).
+   */
+  allowDuplicates?: boolean;
+}
+
+/** Refused decision: one of its records is already stored, so its domain write would have no evidence of its own. */
+export class DuplicateDecisionError extends Error {
+  constructor(readonly sourceRef: string) {
+    super(`a record with source_ref ${sourceRef} is already stored; the decision was rolled back`);
+    this.name = 'DuplicateDecisionError';
+  }
+}
+
+/** Statements that would end or split the decision's transaction, refused on the transaction handed to `work`. */
+const TRANSACTION_CONTROL =
+  /(^|;)\s*(BEGIN|COMMIT|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION)\b/i;
+
+/** The transaction's client, minus the ability to commit or roll back behind the ledger's back. */
+function guarded(client: PoolClient): PoolClient {
+  return new Proxy(client, {
+    get(target, prop, receiver) {
+      if (prop === 'release') return () => undefined;
+      if (prop !== 'query') return Reflect.get(target, prop, receiver) as unknown;
+      return (...args: unknown[]) => {
+        const first = args[0];
+        const text = typeof first === 'string' ? first : (first as { text?: unknown } | null)?.text;
+        if (typeof text === 'string' && TRANSACTION_CONTROL.test(text)) {
+          throw new Error('ledger.transact: the work may not begin, commit or roll back the transaction itself');
+        }
+        return (target.query as (...a: unknown[]) => unknown).apply(target, args);
+      };
+    },
+  });
 }
 
 /** Refused compare-and-append: the stream moved on since the caller read it. */
@@ -119,7 +158,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
       let broken = false;
       try {
         await client.query('BEGIN');
-        const decision = await work(client);
+        const decision = await work(guarded(client));
         const batch = decision.entries.map((entry) => ({
           entry,
           ...prepare(entry),
@@ -130,7 +169,11 @@ export function createLedger(opts: LedgerOptions): Ledger {
         const records =
           batch.length === 0 && expectedHeads.size === 0
             ? await client.query('COMMIT').then(() => [])
-            : await appendLocked(client, batch, () => undefined, { inTransaction: true, expectedHeads });
+            : await appendLocked(client, batch, () => undefined, {
+                inTransaction: true,
+                expectedHeads,
+                refuseDuplicates: decision.allowDuplicates !== true,
+              });
         return { result: decision.result, records };
       } catch (err) {
         broken = !(await rollback(client));
@@ -284,6 +327,8 @@ interface LockedOptions {
   inTransaction?: boolean;
   /** Stream → the head hash it must still have (null: the stream must be empty). */
   expectedHeads?: ReadonlyMap<string, string | null>;
+  /** Throw DuplicateDecisionError (before COMMIT) when an entry is already stored. */
+  refuseDuplicates?: boolean;
 }
 
 async function appendLocked(
@@ -293,7 +338,7 @@ async function appendLocked(
   options: LockedOptions = {},
 ): Promise<AppendResult[]> {
   const entries = batch.map((p) => p.entry);
-  const streams = [...new Set(entries.map((e) => e.stream))];
+  const streams = [...new Set([...entries.map((e) => e.stream), ...(options.expectedHeads?.keys() ?? [])])];
   const probeSources: string[] = [];
   const probeRefs: string[] = [];
   for (const p of batch) {
@@ -413,6 +458,11 @@ async function appendLocked(
     );
     return variantOf ? { status: 'appended', seq, hash, recordedAt, variantOf } : { status: 'appended', seq, hash, recordedAt };
   });
+
+  if (options.refuseDuplicates) {
+    const i = results.findIndex((r) => r.status === 'duplicate');
+    if (i !== -1) throw new DuplicateDecisionError((batch[i] as Pending).entry.sourceRef);
+  }
 
   // The whole batch travels as one JSON document that PostgreSQL parses once; far cheaper than
   // one array parameter per column. evidence_append() checks the structure, computes the Merkle

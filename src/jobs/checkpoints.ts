@@ -17,12 +17,15 @@ import { createWecomCheckpointWitness } from '../wecom/checkpoint-witness';
 import type { WecomClient } from '../wecom/api';
 import { withJobPolicy } from './error-policy';
 import { CHECKPOINT_JOB, QUEUES, corpQueue, schedulerId } from './names';
+import { every } from './periodic';
+import { ignoreConnectionError } from './queues';
 
 /**
  * The scheduled checkpoint: every EVIDENCE_CHECKPOINT_INTERVAL_SECONDS the worker signs the
  * ledger's tree head and has it witnessed (a WeCom group, an RFC 3161 TSA), then retries the
  * witnesses that failed before. One scheduler per corp (DECISIONS 5), upserted at every start,
- * so restarts never multiply it (RELIABILITY F11).
+ * so restarts never multiply it (RELIABILITY F11), and upserted again while the worker runs when
+ * Redis has lost it (restarted empty), so checkpoints never stop for good.
  */
 
 /** Builds the checkpointer from configuration; null when no signing key is configured. */
@@ -70,14 +73,31 @@ export async function startCheckpointJobs(opts: {
   intervalSeconds: number;
   logger: Logger;
   metrics: Pick<Metrics, 'jobFailures'>;
+  /** How often the scheduler is checked and upserted again when Redis lost it (default 30 s). */
+  restoreIntervalMs?: number;
 }): Promise<CheckpointJobs> {
   const name = corpQueue(QUEUES.checkpoints, opts.corpId);
   const queue = new Queue(name, { connection: opts.connection, prefix: opts.prefix });
-  await queue.upsertJobScheduler(
-    schedulerId(opts.corpId, CHECKPOINT_JOB),
-    { every: opts.intervalSeconds * 1000 },
-    // One attempt: the next scheduled run is the retry, and it retries the witnesses that failed.
-    { name: CHECKPOINT_JOB, data: { corpId: opts.corpId }, opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 } },
+  queue.on('error', ignoreConnectionError);
+  const id = schedulerId(opts.corpId, CHECKPOINT_JOB);
+  const upsert = () =>
+    queue.upsertJobScheduler(
+      id,
+      { every: opts.intervalSeconds * 1000 },
+      // One attempt: the next scheduled run is the retry, and it retries the witnesses that failed.
+      { name: CHECKPOINT_JOB, data: { corpId: opts.corpId }, opts: { attempts: 1, removeOnComplete: 100, removeOnFail: 100 } },
+    );
+  await upsert();
+  // Only when missing: an upsert of a scheduler Redis still holds would change nothing, but need not run.
+  const restoring = every(
+    opts.restoreIntervalMs ?? 30_000,
+    async () => {
+      if (await queue.getJobScheduler(id)) return;
+      await upsert();
+      opts.logger.warn({ scheduler: id }, 'the evidence checkpoint scheduler was missing from Redis; upserted again');
+    },
+    opts.logger,
+    'restoring the evidence checkpoint scheduler',
   );
   const worker = new Worker(
     name,
@@ -92,9 +112,11 @@ export async function startCheckpointJobs(opts: {
     // One at a time: two checkpoints racing would only waste witness posts.
     { connection: opts.connection, prefix: opts.prefix, concurrency: 1 },
   );
+  worker.on('error', (err) => opts.logger.error({ queue: QUEUES.checkpoints, err: err.message }, 'job worker error'));
   worker.on('failed', (job, err) => opts.logger.error({ jobId: job?.id, err: err.message }, 'evidence checkpoint failed'));
   return {
     async close() {
+      await restoring.stop();
       await worker.close();
       await queue.close();
     },

@@ -2,11 +2,12 @@ import type { Job } from 'bullmq';
 import type { Pool } from 'pg';
 import type { EvidenceEntry, JsonValue, Ledger, LedgerReader } from '../evidence';
 import type { Logger } from '../observability/logger';
+import { PermanentJobError } from '../platform/errors';
 import type { ConsumerContext, LedgerConsumer } from '../platform/module';
 import type { ConsumerJobData } from './dispatcher';
-import type { PermanentReason } from './error-policy';
+import type { FailureReason } from './error-policy';
 import { HIRELEDGER_ACTOR, JOB_KINDS, JOB_SOURCE_REFS, JOB_STREAMS, JOBS_SOURCE } from './names';
-import { claimDone, isDone } from './progress';
+import { claimDone, isDone, outcomeOf } from './progress';
 
 /**
  * Runs one ledger consumer on one record (a job on the ledger queue), so that its effect happens
@@ -56,7 +57,12 @@ export function consumerJobProcessor(opts: ConsumerJobsOptions) {
       log,
       reader: opts.reader,
       async transact(work) {
-        if (used) throw new Error('ctx.transact may be called once per record');
+        // Permanent, and so recorded: a second decision on one record is a bug of the handler, and
+        // the retry would find the record done by the first and drop the second without a trace.
+        if (used)
+          throw new PermanentJobError(
+            `consumer ${name} called ctx.transact twice for record ${seq}: one decision per record; the second was not made`,
+          );
         used = true;
         const out = await opts.ledger.transact(async (tx) => {
           if (!(await claimDone(tx, name, seq, 'done'))) throw new AlreadyDone();
@@ -78,15 +84,23 @@ export function consumerJobProcessor(opts: ConsumerJobsOptions) {
 }
 
 /**
- * The permanent failure of a consumer's job, recorded: the record marked failed (so neither a retry
- * nor the sweeper runs it again) and a `hireledger.job.failed` record on the consumer's stream, in
- * one transaction; nothing when the record was already marked.
+ * The failure a consumer's job is given up on (permanent, or its retries spent), recorded: the
+ * record marked failed (so neither a retry nor the sweeper runs it again, and `done_seq` moves on)
+ * and a `hireledger.job.failed` record on the consumer's stream, in one transaction. When the record
+ * is already marked failed, nothing more. When it is marked done (the handler's first decision
+ * committed, then it failed, e.g. a second `ctx.transact`), it stays done and the failure is
+ * recorded all the same. A consumer this worker does not run (a rolling deploy) is not recorded
+ * here: that throws, so the job is retried until a worker that knows it takes it.
  */
-export function recordConsumerFailure(opts: Pick<ConsumerJobsOptions, 'ledger'>) {
-  return async (job: Job<ConsumerJobData>, err: unknown, reason: PermanentReason): Promise<void> => {
+export function recordConsumerFailure(opts: Pick<ConsumerJobsOptions, 'ledger' | 'consumers'>) {
+  return async (job: Job<ConsumerJobData>, err: unknown, reason: FailureReason): Promise<void> => {
     const { consumer, seq, hash } = job.data;
+    if (!opts.consumers.has(consumer))
+      throw new Error(`no ledger consumer named ${consumer} in this worker: failure not recorded`);
     await opts.ledger.transact(async (tx) => {
       const claimed = await claimDone(tx, consumer, seq, 'failed');
+      const outcome = claimed ? 'failed' : await outcomeOf(tx, consumer, seq);
+      if (!claimed && outcome !== 'done') return { result: false, entries: [] };
       const entry: EvidenceEntry = {
         stream: JOB_STREAMS.consumer(consumer),
         kind: JOB_KINDS.failed,
@@ -94,10 +108,11 @@ export function recordConsumerFailure(opts: Pick<ConsumerJobsOptions, 'ledger'>)
         actor: HIRELEDGER_ACTOR,
         source: JOBS_SOURCE,
         sourceRef: JOB_SOURCE_REFS.consumerFailed(consumer, seq),
-        payload: { consumer, record: { seq, hash }, ...failureOf(job, err, reason) },
+        payload: { consumer, record: { seq, hash }, record_outcome: outcome ?? 'failed', ...failureOf(job, err, reason) },
         raw: null,
       };
-      return { result: claimed, entries: claimed ? [entry] : [] };
+      // A repeat of this (a crash after COMMIT) finds its record stored and adds nothing.
+      return { result: true, entries: [entry], allowDuplicates: true };
     });
   };
 }
@@ -106,7 +121,7 @@ export function recordConsumerFailure(opts: Pick<ConsumerJobsOptions, 'ledger'>)
 export function failureOf(
   job: Pick<Job, 'id' | 'attemptsMade'>,
   err: unknown,
-  reason: PermanentReason,
+  reason: FailureReason,
 ): { [key: string]: JsonValue } {
   const name = err instanceof Error ? err.name : typeof err;
   const message = err instanceof Error ? err.message : String(err);

@@ -74,3 +74,12 @@ export async function claimDone(q: Query, consumer: string, seq: number, outcome
   );
   return rowCount === 1;
 }
+
+/** What the record's done row says, or undefined when it has none. */
+export async function outcomeOf(q: Query, consumer: string, seq: number): Promise<DoneOutcome | undefined> {
+  const { rows } = await q.query<{ outcome: DoneOutcome }>(
+    'SELECT outcome FROM ledger_consumer_done WHERE consumer = $1 AND seq = $2',
+    [consumer, seq],
+  );
+  return rows[0]?.outcome;
+}

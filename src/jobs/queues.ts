@@ -12,7 +12,9 @@ export { QUEUES, type QueueName } from './names';
 /**
  * What a job gets unless it says otherwise: eight attempts with exponential back-off from 2 s (about
  * 4 minutes in all) for errors that may pass; the job policy (error-policy.ts) fails the others at
- * once and delays rate-limited ones by the window they hit, without spending an attempt.
+ * once and delays rate-limited ones by the window they hit, without spending an attempt. A failed
+ * job stays in the failed set for inspection: its failure is recorded in PostgreSQL when it is given
+ * up (ARCHITECTURE.md, "Job error policy"), so the job is not what holds the work.
  */
 export const DEFAULT_JOB_OPTIONS: DefaultJobOptions = {
   attempts: 8,
@@ -30,13 +32,19 @@ export interface QueueSet {
   close(): Promise<void>;
 }
 
-export function createQueues(connection: Redis, opts: { prefix: string; corpId: string }): QueueSet {
+export function createQueues(
+  connection: Redis,
+  opts: { prefix: string; corpId: string; jobOptions?: Pick<DefaultJobOptions, 'attempts' | 'backoff'> },
+): QueueSet {
   const byName = new Map<QueueName, Queue>();
   for (const name of Object.values(QUEUES)) {
-    byName.set(
-      name,
-      new Queue(corpQueue(name, opts.corpId), { connection, prefix: opts.prefix, defaultJobOptions: DEFAULT_JOB_OPTIONS }),
-    );
+    const queue = new Queue(corpQueue(name, opts.corpId), {
+      connection,
+      prefix: opts.prefix,
+      defaultJobOptions: { ...DEFAULT_JOB_OPTIONS, ...opts.jobOptions },
+    });
+    queue.on('error', ignoreConnectionError);
+    byName.set(name, queue);
   }
   return {
     corpId: opts.corpId,
@@ -51,4 +59,13 @@ export function createQueues(connection: Redis, opts: { prefix: string; corpId: 
       await Promise.all([...byName.values()].map((q) => q.close()));
     },
   };
+}
+
+/**
+ * A Queue re-emits its connection's errors, and BullMQ prints each one with console.error when
+ * nobody listens: a stack trace every retry while Redis is down. The connection's own listener
+ * (infra/redis.ts createRedis) already logs each of them in one line, so the queues stay quiet.
+ */
+export function ignoreConnectionError(): void {
+  // Logged once, by the connection's own 'error' listener.
 }

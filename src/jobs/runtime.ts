@@ -1,4 +1,4 @@
-import { Worker } from 'bullmq';
+import { Worker, type DefaultJobOptions } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import { createLedgerReader, type Ledger } from '../evidence';
@@ -8,8 +8,9 @@ import type { HireLedgerModule, JobData } from '../platform/module';
 import { consumerJobProcessor, recordConsumerFailure } from './consumer-jobs';
 import { createDispatcher, type ConsumerJobData, type Dispatcher } from './dispatcher';
 import { withJobPolicy } from './error-policy';
-import { moduleJobProcessor, recordJobFailure, upsertSchedules } from './module-jobs';
+import { moduleJobProcessor, recordJobFailure, restoreSchedules, upsertSchedules } from './module-jobs';
 import { QUEUES, corpQueue } from './names';
+import { every } from './periodic';
 import { createQueues, type QueueSet } from './queues';
 import { combineModules, type CombinedModules } from './registry';
 
@@ -31,6 +32,10 @@ export interface WorkerRuntimeOptions {
   metrics: Pick<Metrics, 'jobFailures'>;
   concurrency?: number;
   dispatch?: { intervalMs?: number; sweepIntervalMs?: number; pageSize?: number };
+  /** How often schedulers Redis lost are upserted again (default: the sweep interval, 30 s). */
+  scheduleCheckMs?: number;
+  /** Overrides of the queues' job defaults (DEFAULT_JOB_OPTIONS): tests shorten the retries. */
+  jobOptions?: Pick<DefaultJobOptions, 'attempts' | 'backoff'>;
 }
 
 export interface WorkerRuntime {
@@ -46,7 +51,11 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
   // Wiring errors (a callback type claimed twice, an unknown type, a duplicate name) stop the start here.
   const combined = combineModules(opts.modules);
   const reader = createLedgerReader(opts.pool);
-  const queues = createQueues(opts.connection, { prefix: opts.prefix, corpId: opts.corpId });
+  const queues = createQueues(opts.connection, {
+    prefix: opts.prefix,
+    corpId: opts.corpId,
+    ...(opts.jobOptions ? { jobOptions: opts.jobOptions } : {}),
+  });
   const log = opts.logger;
 
   const consumerOpts = {
@@ -63,7 +72,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
       queue: QUEUES.ledger,
       log,
       metrics: opts.metrics,
-      onPermanent: recordConsumerFailure(consumerOpts),
+      recordFailure: recordConsumerFailure(consumerOpts),
     }),
     {
       connection: opts.connection,
@@ -82,7 +91,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
       queue: QUEUES.jobs,
       log,
       metrics: opts.metrics,
-      onPermanent: recordJobFailure(jobsOpts),
+      recordFailure: recordJobFailure(jobsOpts),
     }),
     { connection: opts.connection, prefix: opts.prefix, concurrency: opts.concurrency ?? 8, lockDuration: 30_000 },
   );
@@ -102,10 +111,24 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
     ...opts.dispatch,
   });
   // Not awaited: with Redis down at start this waits for it, and the ledger must be followed (and
-  // its backlog dispatched) as soon as Redis answers, not after. Failing, it is logged; the next
-  // start upserts them again.
-  const schedules = upsertSchedules(queues.get(QUEUES.jobs), { corpId: opts.corpId, jobs: combined.jobs }).catch((err: unknown) =>
+  // its backlog dispatched) as soon as Redis answers, not after. Failing, it is logged; the
+  // periodic restore below upserts what is missing.
+  const jobsQueue = queues.get(QUEUES.jobs);
+  const scheduleOpts = { corpId: opts.corpId, jobs: combined.jobs };
+  const schedules = upsertSchedules(jobsQueue, scheduleOpts).catch((err: unknown) =>
     log.warn({ err: (err as Error).message }, 'job schedules could not be upserted'),
+  );
+  // Schedulers live only in Redis: one that restarts empty under this worker loses them, and the
+  // jobs would never run again. Every sweep interval the missing ones are upserted (idempotent).
+  const restoring = every(
+    opts.scheduleCheckMs ?? opts.dispatch?.sweepIntervalMs ?? 30_000,
+    async () => {
+      await schedules;
+      const restored = await restoreSchedules(jobsQueue, scheduleOpts);
+      if (restored.length > 0) log.warn({ schedulers: restored }, 'job schedulers missing from Redis were upserted again');
+    },
+    log,
+    'restoring job schedulers',
   );
   dispatcher.start();
   log.info(
@@ -122,6 +145,7 @@ export async function startWorkerRuntime(opts: WorkerRuntimeOptions): Promise<Wo
     close() {
       closing ??= (async () => {
         await dispatcher.stop();
+        await restoring.stop();
         await schedules;
         await Promise.all([ledgerWorker.close(), jobsWorker.close()]); // waits for in-flight jobs
         await queues.close();

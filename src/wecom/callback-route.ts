@@ -13,8 +13,8 @@ import {
 import { CryptoError, aesKeyOf, decryptMessage, verifySignature, type AesKey } from './crypto';
 import type { ExternalContactIds } from './external-contacts';
 import { CALLBACK_SOURCE } from './names';
-import { JsonShapeError, parseJsonLossless } from './json';
-import { XmlError, parseWecomXml, type ParsedXml } from './xml';
+import { JsonShapeError, envelopeCiphertextJson, parseJsonLossless } from './json';
+import { XmlError, envelopeCiphertext, parseWecomXml, type ParsedXml } from './xml';
 
 /**
  * GET and POST /wecom/callback (回调配置 doc 90930, 加解密方案 doc 90968).
@@ -177,10 +177,7 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     const q = parseQuery(req, ['msg_signature', 'timestamp', 'nonce']);
     checkTimestamp(q.timestamp, settings.maxSkewSeconds, now());
     const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const encrypt = encryptOf(body);
-    if (!verifySignature(settings.token, q.timestamp, q.nonce, encrypt, q.msg_signature)) {
-      throw new CallbackRejected('bad_signature', 'msg_signature does not match');
-    }
+    const encrypt = verifiedCiphertext(body, settings.token, q);
     const { message } = open(keys, encrypt, settings.corpId);
     // Verified: from here on the callback is stored, whatever it holds (DECISIONS 1).
     const inbound: InboundCallback = {
@@ -336,6 +333,44 @@ const ENVELOPE_FIELDS = ['ToUserName', 'Encrypt', 'AgentID'] as const;
 type EnvelopeField = (typeof ENVELOPE_FIELDS)[number];
 
 /**
+ * The ciphertext, with its signature checked before anything is parsed (RELIABILITY B5–B8, issue 8):
+ * a bounded forward scan (envelopeCiphertext, envelopeCiphertextJson) finds what the envelope
+ * appears to carry, msg_signature is checked against it, and only a request that passes is parsed
+ * in full (encryptOf), which refuses everything it refused before, with the same precise reason.
+ * So an unsigned body costs one linear scan and one SHA-1 signature check whatever it holds (deep
+ * nesting, thousands of elements, a DOCTYPE): it is refused as bad_signature, since nothing in it
+ * is signed. WeCom never sends a hostile envelope, so for what WeCom signs the order changes only
+ * the CPU an attacker can make us spend, not any answer. An empty body is still refused first (bad_envelope).
+ */
+function verifiedCiphertext(bytes: Buffer, token: string, q: Record<'msg_signature' | 'timestamp' | 'nonce', string>): string {
+  if (bytes.length === 0) throw new CallbackRejected('bad_envelope', 'body is empty');
+  const body = envelopeText(bytes);
+  const candidate = isJsonEnvelope(body) ? envelopeCiphertextJson(body) : envelopeCiphertext(body);
+  // Checked even when the scan found nothing, so that such a body costs what any other does.
+  if (!verifySignature(token, q.timestamp, q.nonce, candidate ?? '', q.msg_signature) || candidate === undefined) {
+    throw new CallbackRejected(
+      'bad_signature',
+      candidate === undefined ? 'msg_signature does not match (no ciphertext found in the body)' : 'msg_signature does not match',
+    );
+  }
+  const encrypt = encryptOf(body);
+  // The scan finds exactly what the parse reads in any envelope the parse accepts; never trust that blindly.
+  if (encrypt !== candidate && !verifySignature(token, q.timestamp, q.nonce, encrypt, q.msg_signature)) {
+    throw new CallbackRejected('bad_signature', 'msg_signature does not match the parsed ciphertext');
+  }
+  return encrypt;
+}
+
+function envelopeText(bytes: Buffer): string {
+  const body = lenientUtf8.decode(bytes);
+  return body.startsWith('\uFEFF') ? body.slice(1) : body;
+}
+
+function isJsonEnvelope(body: string): boolean {
+  return body.trimStart().startsWith('{');
+}
+
+/**
  * The ciphertext from the XML envelope (`<ToUserName>`, `<Encrypt>`, `<AgentID>`) or the JSON
  * envelope (the same three names in any letter case: `tousername`, `encrypt`, `agentid`). Only the
  * ciphertext is signed, and raw keeps the whole body, so an envelope carrying anything else (an
@@ -344,11 +379,8 @@ type EnvelopeField = (typeof ENVELOPE_FIELDS)[number];
  * could take it for part of it. The body is read leniently (bytes that are not UTF-8 become U+FFFD
  * here); the signature then decides, and raw keeps the bytes.
  */
-function encryptOf(bytes: Buffer): string {
-  if (bytes.length === 0) throw new CallbackRejected('bad_envelope', 'body is empty');
-  let body = lenientUtf8.decode(bytes);
-  if (body.startsWith('\uFEFF')) body = body.slice(1);
-  if (body.trimStart().startsWith('{')) {
+function encryptOf(body: string): string {
+  if (isJsonEnvelope(body)) {
     let env: unknown;
     try {
       env = parseJsonLossless(body, { maxDepth: 8, rejectDuplicateKeys: true });

@@ -105,3 +105,81 @@ function keyOf(token: string): string | undefined {
     return undefined;
   }
 }
+
+/**
+ * The ciphertext a JSON envelope appears to carry, found without parsing it, for the signature check
+ * that comes before any parse: the value of the first key of the outermost object that reads
+ * `encrypt` in any letter case, when that value is a string (decoded) or a number (as written, since
+ * parseJsonLossless turns a long integer into that string); undefined otherwise. One forward pass, no
+ * recursion, nothing built but the one key and value decoded: linear in the body whatever it nests.
+ * For every envelope the route accepts this is exactly the ciphertext the full parse reads; the full
+ * parse after the signature check still decides everything else, with its own reason.
+ */
+export function envelopeCiphertextJson(text: string): string | undefined {
+  let depth = 0;
+  let expectKey = false;
+  /** 0: nothing pending; 1: an encrypt key was read, its colon is next; 2: its value is next. */
+  let pending = 0;
+  const n = text.length;
+  let i = 0;
+  while (i < n) {
+    const c = text.charCodeAt(i);
+    if (c === 0x22 /* " */) {
+      const start = i;
+      // The closing quote: the next one not escaped by an odd run of backslashes.
+      let end = text.indexOf('"', i + 1);
+      for (;;) {
+        if (end === -1) return undefined;
+        let slashes = 0;
+        while (text.charCodeAt(end - 1 - slashes) === 0x5c) slashes += 1;
+        if (slashes % 2 === 0) break;
+        end = text.indexOf('"', end + 1);
+      }
+      i = end + 1;
+      if (depth !== 1) continue;
+      if (pending === 2) return stringOf(text.slice(start, i));
+      // `encrypt` with every letter escaped (\u0065…) is 44 characters; a longer key is not it.
+      if (expectKey) {
+        expectKey = false;
+        const key = i - start <= 48 ? text.slice(start, i) : '';
+        if ((key.length === 9 || key.includes('\\')) && keyOf(key)?.toLowerCase() === 'encrypt') pending = 1;
+      }
+      continue;
+    }
+    if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      i += 1;
+      continue;
+    }
+    if (depth === 1 && pending === 2) {
+      const number = /-?[0-9][0-9eE.+-]*/y;
+      number.lastIndex = i;
+      const token = number.exec(text)?.[0];
+      // As written: the signature decides, and the parse after it refuses a number it cannot use.
+      return token !== undefined && JSON_NUMBER.test(token) ? token : undefined;
+    }
+    if (c === 0x7b /* { */ || c === 0x5b /* [ */) {
+      depth += 1;
+      if (depth === 1) {
+        if (c !== 0x7b) return undefined;
+        expectKey = true;
+      }
+    } else if (c === 0x7d /* } */ || c === 0x5d /* ] */) {
+      depth -= 1;
+      if (depth <= 0) return undefined;
+    } else if (depth === 1) {
+      if (c === 0x2c /* , */) expectKey = true;
+      else if (c === 0x3a /* : */ && pending === 1) pending = 2;
+    }
+    i += 1;
+  }
+  return undefined;
+}
+
+function stringOf(token: string): string | undefined {
+  try {
+    const value: unknown = JSON.parse(token);
+    return typeof value === 'string' ? value : undefined;
+  } catch {
+    return undefined;
+  }
+}

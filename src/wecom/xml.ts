@@ -363,3 +363,68 @@ export function childOf(node: XmlNode | undefined, name: string): XmlNode | unde
   const value = node?.[name];
   return isNode(value) ? value : undefined;
 }
+
+const ENCRYPT_OPEN = /<Encrypt(?=[ \t\r\n/>])/y;
+
+/**
+ * The ciphertext an XML envelope appears to carry, found without parsing, for the signature check
+ * that comes before any parse: the character data (text with its references resolved, and CDATA
+ * sections, in order) right after the first `<Encrypt>` start tag outside CDATA sections and
+ * comments, up to the next tag; undefined when there is none. One forward pass of `indexOf` over the
+ * string: its cost is linear in the body and independent of how the body nests, what it declares or
+ * how many elements it holds. For every envelope parseWecomXml and the route accept, this is exactly
+ * the `Encrypt` they read (one `<Encrypt>`, a child of `<xml>`, holding text and CDATA only); for
+ * anything else it is at most a guess, which the signature then refuses unless WeCom signed it, and
+ * the full parse after the signature check still decides, with its own precise reason.
+ */
+export function envelopeCiphertext(xml: string): string | undefined {
+  // Only `<Encrypt` and `<!` (where CDATA sections and comments start) matter; each is searched for
+  // natively and searched again only once passed, so the whole is one pass however many tags there are.
+  let i = 0;
+  let start = -1;
+  let open = xml.indexOf('<Encrypt', 0);
+  let bang = xml.indexOf('<!', 0);
+  while (start === -1) {
+    if (open === -1) return undefined;
+    if (bang !== -1 && bang < open) {
+      const section = xml.startsWith('<![CDATA[', bang) ? ']]>' : xml.startsWith('<!--', bang) ? '-->' : undefined;
+      if (section) {
+        const close = xml.indexOf(section, bang + 4);
+        if (close === -1) return undefined;
+        i = close + 3;
+        if (open < i) open = xml.indexOf('<Encrypt', i);
+      } else {
+        i = bang + 2;
+      }
+      bang = xml.indexOf('<!', i);
+      continue;
+    }
+    ENCRYPT_OPEN.lastIndex = open;
+    if (ENCRYPT_OPEN.test(xml)) {
+      const end = tagEnd(xml, open + 1);
+      if (end === -1) return undefined;
+      if (xml[end - 1] === '/') return '';
+      start = end + 1;
+    } else {
+      i = open + 1;
+      open = xml.indexOf('<Encrypt', i);
+    }
+  }
+  let value = '';
+  i = start;
+  for (;;) {
+    const lt = xml.indexOf('<', i);
+    const text = xml.slice(i, lt === -1 ? xml.length : lt);
+    try {
+      value += decodeText(text);
+    } catch {
+      return undefined;
+    }
+    // The closing tag, or anything else (then the parse after the signature check refuses it).
+    if (lt === -1 || !xml.startsWith('<![CDATA[', lt)) return value;
+    const close = xml.indexOf(']]>', lt + 9);
+    if (close === -1) return undefined;
+    value += xml.slice(lt + 9, close);
+    i = close + 3;
+  }
+}

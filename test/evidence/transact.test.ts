@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import {
   createLedger,
   createLedgerReader,
+  DuplicateDecisionError,
   StaleStreamError,
   verifyLedger,
   type EvidenceEntry,
@@ -151,5 +152,50 @@ describe('ledger.transact', () => {
     const { rows } = await db.pool.query('SELECT recorded_at FROM evidence_records ORDER BY seq');
     const times = rows.map((r: { recorded_at: Date }) => r.recorded_at.getTime());
     expect([...times].sort((a, b) => a - b)).toEqual(times);
+  });
+
+  test('a decision whose record is already stored is refused and its domain write rolled back', async () => {
+    await ledger.transact(async (tx) => {
+      await tx.query(`INSERT INTO test_offers VALUES ('o1', 'approved')`);
+      return { result: null, entries: [decisionEntry('o1', 'decision')] };
+    });
+    await expect(
+      ledger.transact(async (tx) => {
+        await tx.query(`UPDATE test_offers SET state = 'rescinded' WHERE id = 'o1'`);
+        return { result: null, entries: [decisionEntry('o1', 'decision', { payload: { state: 'rescinded' } })] };
+      }),
+    ).rejects.toThrow(DuplicateDecisionError);
+    expect(await offers()).toEqual([{ id: 'o1', state: 'approved' }]);
+    // Unless the caller says the decision is idempotent by design.
+    const again = await ledger.transact(async () => ({
+      result: null,
+      entries: [decisionEntry('o1', 'decision')],
+      allowDuplicates: true,
+    }));
+    expect(again.records).toMatchObject([{ status: 'duplicate', seq: 1 }]);
+  });
+
+  test('expected heads hold for streams the decision does not append to', async () => {
+    const first = await ledger.transact(async () => ({ result: null, entries: [decisionEntry('o1', 'approved')] }));
+    const head = first.records[0]?.hash ?? '';
+    const toCandidate = (expected: string | null) =>
+      ledger.transact(async () => ({
+        result: null,
+        entries: [decisionEntry('o1', `note-${String(expected)}`, { stream: 'candidate:c1' })],
+        expectedHeads: { 'offer:o1': expected },
+      }));
+    await expect(toCandidate(null)).rejects.toThrow(StaleStreamError);
+    await expect(toCandidate(head)).resolves.toMatchObject({ records: [{ status: 'appended' }] });
+  });
+
+  test('the work cannot commit or roll back the transaction behind the ledger', async () => {
+    await expect(
+      ledger.transact(async (tx) => {
+        await tx.query(`INSERT INTO test_offers VALUES ('o1', 'approved')`);
+        await tx.query('COMMIT');
+        return { result: null, entries: [] };
+      }),
+    ).rejects.toThrow(/may not begin, commit or roll back/);
+    expect(await offers()).toEqual([]);
   });
 });

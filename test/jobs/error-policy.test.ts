@@ -11,6 +11,7 @@ import {
   MINUTE_WINDOW_MS,
   withJobPolicy,
   type JobProcessor,
+  type FailureReason,
   type PermanentReason,
 } from '../../src/jobs/error-policy';
 import { createLogger } from '../../src/observability/logger';
@@ -32,6 +33,15 @@ import { REDIS_URL } from '../support/env';
  * The job error policy: what retrying cannot fix fails at once and is recorded, a WeCom limit is
  * waited out for its window without spending an attempt, everything else backs off.
  */
+
+/** An error as `pg` throws it: the SQLSTATE in `code`. */
+function pgError(code: string, message: string): Error {
+  return Object.assign(new Error(message), { code });
+}
+
+function econnreset(): Error {
+  return Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' });
+}
 
 describe('classifyJobError', () => {
   test.each<[string, unknown, PermanentReason]>([
@@ -59,6 +69,29 @@ describe('classifyJobError', () => {
       'invalid_data',
     ],
     ['UnrecoverableError', new UnrecoverableError('given up'), 'unrecoverable'],
+    ['SQLSTATE 23514 (a CHECK the data breaks)', pgError('23514', 'violates check constraint'), 'constraint_violation'],
+    ['SQLSTATE 23505 (a unique key the decision breaks)', pgError('23505', 'duplicate key'), 'constraint_violation'],
+    ['SQLSTATE 23502 (NOT NULL)', pgError('23502', 'null value in column'), 'constraint_violation'],
+    ['SQLSTATE 42501 (a GRANT missing)', pgError('42501', 'permission denied for table offers'), 'database_config'],
+    ['SQLSTATE 42P01 (a table missing)', pgError('42P01', 'relation "offers" does not exist'), 'database_config'],
+    ['SQLSTATE 42703 (a column missing)', pgError('42703', 'column "x" does not exist'), 'database_config'],
+    ['SQLSTATE 0A000 (feature not supported)', pgError('0A000', 'not supported'), 'database_config'],
+    [
+      'a TypeError for a missing idempotency key',
+      new TypeError('idempotencyKey is required: 1-256 printable ASCII characters'),
+      'invalid_argument',
+    ],
+    ['a TypeError of a bug', new TypeError("Cannot read properties of undefined (reading 'userid')"), 'invalid_argument'],
+    [
+      'an error wrapping an EvidenceInputError',
+      new Error('could not record the outcome', { cause: new EvidenceInputError('payload holds a float') }),
+      'invalid_evidence',
+    ],
+    [
+      'an error wrapping one that wraps a unique violation',
+      new Error('outer', { cause: new Error('inner', { cause: pgError('23505', 'duplicate key') }) }),
+      'constraint_violation',
+    ],
   ])('%s → permanent', (_n, err, reason) => {
     expect(classifyJobError(err)).toEqual({ kind: 'permanent', reason });
   });
@@ -70,7 +103,22 @@ describe('classifyJobError', () => {
     ['a network error', new WecomNetworkError('message/send', 'ECONNRESET', true, 'socket hang up')],
     ['a stale stream head (the retry reads the new one)', new StaleStreamError('offer:1', null, 'ab')],
     ['a serialization failure', Object.assign(new Error('could not serialize'), { code: '40001' })],
-    ['a unique violation (a concurrent writer)', Object.assign(new Error('duplicate key'), { code: '23505' })],
+    ['a deadlock', pgError('40P01', 'deadlock detected')],
+    ['the server shutting down', pgError('57P01', 'terminating connection due to administrator command')],
+    ['a connection failure', pgError('08006', 'connection failure')],
+    ['a connection that does not exist', pgError('08003', 'connection does not exist')],
+    ['a foreign key (the row may come from other work)', pgError('23503', 'violates foreign key constraint')],
+    ['a network error of Node', Object.assign(new Error('read ECONNRESET'), { code: 'ECONNRESET' })],
+    ['fetch failed (a TypeError with a network cause)', new TypeError('fetch failed', { cause: econnreset() })],
+    ['an error wrapping a network error', new Error('witness failed', { cause: econnreset() })],
+    ['an error wrapping -1', new Error('send failed', { cause: new WecomApiError(-1, 'system busy', 'message/send') })],
+    // Known as transient itself: a permanent-looking cause does not change it.
+    [
+      'a WeCom network error whatever its cause',
+      Object.assign(new WecomNetworkError('message/send', 'ECONNRESET', true, 'reset'), {
+        cause: new TypeError('x'),
+      }),
+    ],
     ['anything else', new Error('boom')],
     ['a thrown string', 'boom'],
   ])('%s → transient', (_n, err) => {
@@ -144,12 +192,19 @@ describe('withJobPolicy on real BullMQ jobs', () => {
 
   function run(
     processor: JobProcessor<unknown, string>,
-    onPermanent?: (job: Job, err: unknown, reason: PermanentReason) => Promise<void>,
+    recordFailure?: (job: Job, err: unknown, reason: FailureReason) => Promise<void>,
+    recordRetryMs?: number,
   ) {
     const metrics = createMetrics();
     worker = new Worker(
       name,
-      withJobPolicy(processor, { queue: 'test', log, metrics, ...(onPermanent ? { onPermanent } : {}) }),
+      withJobPolicy(processor, {
+        queue: 'test',
+        log,
+        metrics,
+        ...(recordFailure ? { recordFailure } : {}),
+        ...(recordRetryMs !== undefined ? { recordRetryMs } : {}),
+      }),
       {
         connection,
         prefix,
@@ -162,7 +217,7 @@ describe('withJobPolicy on real BullMQ jobs', () => {
     Object.fromEntries((await metrics.jobFailures.get()).values.map((v) => [String(v.labels['class']), v.value]));
 
   test('permanent: one attempt of eight, UnrecoverableError, recorded once', async () => {
-    const recorded: PermanentReason[] = [];
+    const recorded: FailureReason[] = [];
     let calls = 0;
     const metrics = run(
       async () => {
@@ -244,5 +299,47 @@ describe('withJobPolicy on real BullMQ jobs', () => {
     expect(await job.waitUntilFinished(events, 10_000)).toBe('ok');
     expect(calls).toBe(2);
     expect(await failures(metrics)).toEqual({ transient: 1 });
+  });
+
+  test('transient until the retries are spent: the failure is recorded (retries_exhausted), once, on the last attempt', async () => {
+    const recorded: { reason: FailureReason; attempt: number }[] = [];
+    let calls = 0;
+    run(
+      async () => {
+        calls += 1;
+        throw new WecomNetworkError('user/get', 'ECONNREFUSED', false, 'connection refused');
+      },
+      async (job, _err, reason) => void recorded.push({ reason, attempt: job.attemptsMade + 1 }),
+    );
+    const job = await queue.add('t', {}, { attempts: 3, backoff: { type: 'fixed', delay: 10 } });
+    await expect(job.waitUntilFinished(events, 10_000)).rejects.toThrow(/ECONNREFUSED/);
+    expect(calls).toBe(3);
+    expect(recorded).toEqual([{ reason: 'retries_exhausted', attempt: 3 }]);
+  });
+
+  test('last attempt and its failure cannot be recorded: the job waits in the delayed set, runs again, then is recorded', async () => {
+    const recorded: FailureReason[] = [];
+    let calls = 0;
+    let recordings = 0;
+    run(
+      async () => {
+        calls += 1;
+        throw new Error('boom');
+      },
+      async (_job, _err, reason) => {
+        recordings += 1;
+        if (recordings === 1) throw new Error('database down');
+        recorded.push(reason);
+      },
+      100,
+    );
+    const job = await queue.add('t', {}, { attempts: 1 });
+    // Not given up unrecorded: delayed first, with no attempt spent…
+    await new Promise<void>((resolve) => events.once('delayed', () => resolve()));
+    // …then run again and, its failure recorded this time, failed for good.
+    await expect(job.waitUntilFinished(events, 10_000)).rejects.toThrow('boom');
+    expect(calls).toBe(2);
+    expect(recorded).toEqual(['retries_exhausted']);
+    expect(await job.getState()).toBe('failed');
   });
 });

@@ -21,7 +21,13 @@ export interface RunningRuntime {
 export async function startRuntime(
   app: RunningApp,
   modules: readonly HireLedgerModule[],
-  opts: { redisUrl?: string; dispatch?: WorkerRuntimeOptions['dispatch']; concurrency?: number } = {},
+  opts: {
+    redisUrl?: string;
+    dispatch?: WorkerRuntimeOptions['dispatch'];
+    concurrency?: number;
+    jobOptions?: WorkerRuntimeOptions['jobOptions'];
+    scheduleCheckMs?: number;
+  } = {},
 ): Promise<RunningRuntime> {
   const connection = new Redis(opts.redisUrl ?? REDIS_URL, { maxRetriesPerRequest: null });
   connection.on('error', () => undefined);
@@ -38,6 +44,8 @@ export async function startRuntime(
     metrics,
     dispatch: { intervalMs: 50, ...opts.dispatch },
     ...(opts.concurrency !== undefined ? { concurrency: opts.concurrency } : {}),
+    ...(opts.jobOptions ? { jobOptions: opts.jobOptions } : {}),
+    ...(opts.scheduleCheckMs !== undefined ? { scheduleCheckMs: opts.scheduleCheckMs } : {}),
   });
   return {
     runtime,

@@ -15,11 +15,27 @@ export const REDIS_URL = process.env['REDIS_URL'] ?? 'redis://127.0.0.1:6379';
 export const TEST_APP_ROLE = 'hireledger_test_api';
 
 /**
- * Each jest run owns the databases named after its process id, so two runs on one machine (a
- * developer's and CI's) never drop each other's. global-setup exports the id to the workers.
+ * Each jest run owns the databases and throwaway roles named after its run token (`r` + 8 random
+ * hex digits), and holds a PostgreSQL advisory lock derived from it for as long as it runs
+ * (global-setup.ts). Another run, on this machine or any other sharing the cluster, drops a run's
+ * leftovers only when nobody holds that lock any more. global-setup exports the token to the workers.
  */
 export function runId(): string {
-  return process.env['HIRELEDGER_TEST_RUN'] ?? String(process.pid);
+  return (process.env['HIRELEDGER_TEST_RUN'] ??= newRunToken());
+}
+
+export function newRunToken(): string {
+  return `r${randomBytes(4).toString('hex')}`;
+}
+
+/** The token in a test database's or throwaway role's name; legacy pid-named leftovers give undefined. */
+export const RUN_TOKEN_IN_NAME = /^hireledger_(?:tpl|t|trole)_(r[0-9a-f]{8})(?:_|$)/;
+/** The same, for a `~` match in SQL. */
+export const RUN_TOKEN_SQL = '^hireledger_(tpl|t|trole)_r[0-9a-f]{8}(_|$)';
+
+/** The advisory lock (two-int form, so pg_locks shows it as classid/objid, objsubid 2) a run holds. */
+export function runLockKey(token: string): [number, number] {
+  return [0x484c5452, parseInt(token.slice(1), 16) & 0x7fffffff];
 }
 
 export function templateDb(run = runId()): string {

@@ -1,13 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { Client, escapeIdentifier, escapeLiteral } from 'pg';
-import { BASE_DATABASE_URL, TEST_APP_ROLE, basePassword, runId } from './env';
+import { BASE_DATABASE_URL, RUN_TOKEN_IN_NAME, RUN_TOKEN_SQL, TEST_APP_ROLE, basePassword, runId } from './env';
 
 /**
  * Roles are cluster-wide, unlike the per-run databases: tests that need roles of their own make
  * throwaway ones named after the run (like the databases), drop them in afterAll, and
- * global-setup/teardown sweep up what a killed run left behind.
+ * global-setup/teardown sweep up what a killed run left behind (the same rule as the databases).
  */
-const THROWAWAY = /^hireledger_trole_(\d+)_/;
 
 export function throwawayRoleName(label: string): string {
   if (!/^[a-z]{1,12}$/.test(label)) throw new Error(`role label ${label} must be 1-12 letters`);
@@ -62,13 +61,11 @@ export async function ensureTestAppRole(admin: Client): Promise<void> {
 }
 
 /** Drops the throwaway roles whose owning run matches `which`; a role still in use somewhere is left. */
-export async function dropThrowawayRoles(admin: Client, which: (ownerPid: number) => boolean): Promise<void> {
-  const { rows } = await admin.query<{ rolname: string }>(
-    `SELECT rolname FROM pg_roles WHERE rolname ~ '^hireledger_trole_[0-9]+_'`,
-  );
+export async function dropThrowawayRoles(admin: Client, which: (run: string) => boolean | Promise<boolean>): Promise<void> {
+  const { rows } = await admin.query<{ rolname: string }>(`SELECT rolname FROM pg_roles WHERE rolname ~ $1`, [RUN_TOKEN_SQL]);
   for (const { rolname } of rows) {
-    const owner = Number(THROWAWAY.exec(rolname)?.[1]);
-    if (!which(owner)) continue;
+    const owner = RUN_TOKEN_IN_NAME.exec(rolname)?.[1];
+    if (owner === undefined || !rolname.startsWith('hireledger_trole_') || !(await which(owner))) continue;
     try {
       await admin.query(`DROP ROLE IF EXISTS ${escapeIdentifier(rolname)}`);
     } catch {

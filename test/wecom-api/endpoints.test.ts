@@ -168,8 +168,9 @@ describe('WeCom API endpoints against the sandbox', () => {
 
   test('message/send: the duplicate check (always on) makes an identical reminder a no-op at WeCom', async () => {
     const msg = { touser: 'sunwei', msgtype: 'text' as const, text: { content: '明天 10:00 面试陈晨' } };
+    // Two keys, so that the client's own check (a recorded key is not sent again) leaves the repeat to WeCom.
     const a = await client.message.send(msg, { idempotencyKey: 'dup-1' });
-    const b = await client.message.send(msg, { idempotencyKey: 'dup-1' });
+    const b = await client.message.send(msg, { idempotencyKey: 'dup-2' });
     expect(b.msgid).toBe(a.msgid);
     expect(sb.state.inbox('sunwei')).toHaveLength(1);
   });

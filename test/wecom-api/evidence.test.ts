@@ -9,10 +9,11 @@
  */
 import type { Redis } from 'ioredis';
 import type { Sandbox } from '../../sandbox/server';
-import { createLedger, verifyLedger, type EvidenceEntry, type Ledger } from '../../src/evidence';
+import { createLedger, createLedgerReader, verifyLedger, type EvidenceEntry, type Ledger } from '../../src/evidence';
 import {
   createWecomClient,
   EvidenceWriteError,
+  IdempotencyConflictError,
   IntentNotRecordedError,
   kfMsgIdFor,
   SendAlreadyAttemptedError,
@@ -20,7 +21,9 @@ import {
   WecomNetworkError,
   type OutboundLedger,
   type WecomClient,
+  type WecomClientDeps,
 } from '../../src/wecom/api';
+import { createExternalContactIds } from '../../src/wecom/external-contacts';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import {
   connectRedis,
@@ -75,6 +78,8 @@ describe('outbound messages are evidence: intent before the request, outcome aft
   let slowIntents: OutboundLedger;
   let proxy: Stub;
   let client: WecomClient;
+  /** The ledger's read side and the contact ids, as the app role reads and writes them. */
+  let readBack: Pick<WecomClientDeps, 'reader' | 'externalContacts'>;
   const arrivals: Arrival[] = [];
   /** Paths whose next answer the proxy holds back (after WeCom processed the request) until the client gives up. */
   const hold = new Set<string>();
@@ -100,7 +105,11 @@ describe('outbound messages are evidence: intent before the request, outcome aft
       const answer = await forwardTo(sb.url, req);
       return hold.has(req.path) ? { ...answer, delayMs: 1500 } : answer;
     });
-    client = makeClient(proxy, redis, prefix, { ledger: slowIntents });
+    readBack = {
+      reader: createLedgerReader(db.appPool),
+      externalContacts: createExternalContactIds(db.appPool),
+    };
+    client = makeClient(proxy, redis, prefix, { ledger: slowIntents, ...readBack });
   });
   afterAll(async () => {
     await ledger.close();
@@ -119,6 +128,15 @@ describe('outbound messages are evidence: intent before the request, outcome aft
         [refPrefix],
       )
     ).rows;
+  /** The opaque id the corp's contact table holds for an external_userid (DECISIONS 4). */
+  const contactIdOf = async (externalUserId: string): Promise<string> => {
+    const { rows: r } = await db.pool.query<{ id: string }>(
+      'SELECT id FROM wecom_external_contacts WHERE corp_id = $1 AND external_userid = $2',
+      [KEYS.corpId, externalUserId],
+    );
+    expect(r).toHaveLength(1);
+    return (r[0] as { id: string }).id;
+  };
   const intentsOf = (all: Row[]) => all.filter((r) => r.kind === 'wecom.outbound.intent');
   const outcomesOf = (all: Row[]) => all.filter((r) => r.kind === 'wecom.outbound.outcome');
   /** What was committed when each request carrying `marker` (a text of this test) reached WeCom. */
@@ -257,11 +275,14 @@ describe('outbound messages are evidence: intent before the request, outcome aft
     expect(seen).toHaveLength(1);
     expect(seen[0]?.filter((r) => r.startsWith('kf-reply-7#'))).toEqual(['kf-reply-7#intent']);
     const all = await rows('kf-reply-7#');
+    // The candidate's stream names them by their opaque id (DECISIONS 4), the same id callbacks use.
+    const contact = await contactIdOf('wmCandChenChen0001');
+    expect(contact).toMatch(/^xc_[0-9a-f]{32}$/);
     expect(all.map((r) => [r.stream, r.kind, r.source_ref])).toEqual([
-      // external_userid is case-sensitive and kept exactly (DECISIONS 8).
-      ['wecom:external:wmCandChenChen0001', 'wecom.outbound.intent', 'kf-reply-7#intent'],
-      ['wecom:external:wmCandChenChen0001', 'wecom.outbound.outcome', 'kf-reply-7#sent:kf-reply-7'],
+      [`wecom:contact:${contact}`, 'wecom.outbound.intent', 'kf-reply-7#intent'],
+      [`wecom:contact:${contact}`, 'wecom.outbound.outcome', 'kf-reply-7#sent:kf-reply-7'],
     ]);
+    for (const r of all) expect(`${r.stream} ${r.actor} ${r.source_ref}`).not.toContain('wmCand');
     expect(all[0]?.payload).toMatchObject({
       api: 'kf/send_msg',
       recipient: { external_userid: 'wmCandChenChen0001', open_kfid: KF_OPEN_KFID },
@@ -283,7 +304,7 @@ describe('outbound messages are evidence: intent before the request, outcome aft
     ).rejects.toBeInstanceOf(WecomApiError);
     const [intent, outcome] = await rows('kf-reply-8#');
     expect(intent?.source_ref).toBe('kf-reply-8#intent');
-    expect(outcome?.stream).toBe('wecom:external:wmCandLinXiao0002');
+    expect(outcome?.stream).toBe(`wecom:contact:${await contactIdOf('wmCandLinXiao0002')}`);
     expect(outcome?.payload).toMatchObject({ status: 'failed', error: { errcode: 95013 } });
   });
 
@@ -420,7 +441,7 @@ describe('outbound messages are evidence: intent before the request, outcome aft
       return { body: '{"errcode":0,"errmsg":"ok","fail_list":["wmCandWuHao0003"],"msgid":"msgGCAAAXtWyujaWJHDDGi0mAAAA"}' };
     });
     try {
-      const c = makeClient(stub, redis, uniquePrefix('evidence-tpl'), { ledger: slowIntents });
+      const c = makeClient(stub, redis, uniquePrefix('evidence-tpl'), { ledger: slowIntents, ...readBack });
       const req = {
         external_userid: ['wmCandWuHao0003', 'wmCandChenChen0001'],
         sender: 'ZhangMin',
@@ -430,11 +451,13 @@ describe('outbound messages are evidence: intent before the request, outcome aft
       expect(res).toMatchObject({ msgid: 'msgGCAAAXtWyujaWJHDDGi0mAAAA', fail_list: ['wmCandWuHao0003'] });
       expect(committed[0]).toEqual(['offer:9:link#r1#intent', 'offer:9:link#r2#intent']);
       const all = await rows('offer:9:link#');
+      const chen = `wecom:contact:${await contactIdOf('wmCandChenChen0001')}`;
+      const wu = `wecom:contact:${await contactIdOf('wmCandWuHao0003')}`;
       expect(all.map((r) => [r.stream, r.source_ref])).toEqual([
-        ['wecom:external:wmCandChenChen0001', 'offer:9:link#r1#intent'],
-        ['wecom:external:wmCandWuHao0003', 'offer:9:link#r2#intent'],
-        ['wecom:external:wmCandChenChen0001', 'offer:9:link#r1#sent:msgGCAAAXtWyujaWJHDDGi0mAAAA'],
-        ['wecom:external:wmCandWuHao0003', 'offer:9:link#r2#sent:msgGCAAAXtWyujaWJHDDGi0mAAAA'],
+        [chen, 'offer:9:link#r1#intent'],
+        [wu, 'offer:9:link#r2#intent'],
+        [chen, 'offer:9:link#r1#sent:msgGCAAAXtWyujaWJHDDGi0mAAAA'],
+        [wu, 'offer:9:link#r2#sent:msgGCAAAXtWyujaWJHDDGi0mAAAA'],
       ]);
       expect(all[0]?.payload).toMatchObject({
         api: 'externalcontact/add_msg_template',
@@ -444,8 +467,18 @@ describe('outbound messages are evidence: intent before the request, outcome aft
       expect(all[2]?.payload['recipient_rejected']).toBeUndefined();
       expect(all[3]?.payload).toMatchObject({ status: 'sent', recipient_rejected: 'fail_list' });
 
-      // WeCom has no duplicate check for this API: a repeat would put a second message before the recruiter.
-      const again = await c.msgTemplate.add(req, { idempotencyKey: 'offer:9:link' }).catch((e: unknown) => e);
+      // WeCom has no duplicate check for this API: a repeat would put a second message before the recruiter. The
+      // sent outcome is on record: the retried call gets WeCom's recorded answer and sends nothing.
+      await expect(c.msgTemplate.add(req, { idempotencyKey: 'offer:9:link' })).resolves.toMatchObject({
+        msgid: 'msgGCAAAXtWyujaWJHDDGi0mAAAA',
+        fail_list: ['wmCandWuHao0003'],
+      });
+      // A client that cannot read the ledger back cannot tell, and refuses.
+      const blind = makeClient(stub, redis, uniquePrefix('evidence-tpl'), {
+        ledger: slowIntents,
+        externalContacts: readBack.externalContacts,
+      });
+      const again = await blind.msgTemplate.add(req, { idempotencyKey: 'offer:9:link' }).catch((e: unknown) => e);
       expect(again).toBeInstanceOf(SendAlreadyAttemptedError);
       expect((again as SendAlreadyAttemptedError).intents.map((i) => i.seq)).toEqual(all.slice(0, 2).map((r) => Number(r.seq)));
       expect(stub.requests.filter((r) => r.url.startsWith('/cgi-bin/externalcontact/add_msg_template'))).toHaveLength(1);
@@ -453,6 +486,84 @@ describe('outbound messages are evidence: intent before the request, outcome aft
     } finally {
       await stub.close();
     }
+  });
+
+  test('a different message under a recorded key is refused: nothing sent, the attempt recorded as a variant', async () => {
+    const first = await client.message.send(
+      { touser: 'zhangmin', msgtype: 'text', text: { content: '冲突测试：第一条' } },
+      { idempotencyKey: 'reminder:50' },
+    );
+    const conflicting = { touser: 'zhangmin', msgtype: 'text' as const, text: { content: '冲突测试：第二条' } };
+    const err = await client.message.send(conflicting, { idempotencyKey: 'reminder:50' }).catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(IdempotencyConflictError);
+    expect(committedAtArrival('冲突测试：第二条')).toHaveLength(0);
+    const inbox = sb.state.inbox('zhangmin').map((m) => JSON.stringify(m));
+    expect(inbox.filter((m) => m.includes('冲突测试'))).toHaveLength(1);
+
+    const all = await rows('reminder:50#');
+    expect(all).toHaveLength(4);
+    const [intent, sent, variant, refused] = all;
+    expect(sent?.source_ref).toBe(`reminder:50#sent:${first.msgid}`);
+    expect((err as IdempotencyConflictError).intents).toEqual([{ seq: Number(intent?.seq), hash: intent?.hash }]);
+    // The ledger stores the different request as a variant of the first, linked to it.
+    expect(variant?.kind).toBe('wecom.outbound.intent');
+    expect(variant?.source_ref).toMatch(/^reminder:50#intent#[0-9a-f]{16}$/);
+    expect(variant?.payload).toMatchObject({
+      request: { text: { content: '冲突测试：第二条' } },
+      variant_of: { seq: Number(intent?.seq), hash: intent?.hash, source_ref: 'reminder:50#intent' },
+    });
+    expect(refused?.payload).toMatchObject({
+      intent: { seq: Number(variant?.seq), source_ref: variant?.source_ref },
+      status: 'failed',
+      error: { type: 'IdempotencyConflictError' },
+    });
+
+    // The same conflicting request again: refused again, nothing new recorded or sent.
+    await expect(client.message.send(conflicting, { idempotencyKey: 'reminder:50' })).rejects.toBeInstanceOf(
+      IdempotencyConflictError,
+    );
+    expect(await rows('reminder:50#')).toHaveLength(4);
+    expect(committedAtArrival('冲突测试：第二条')).toHaveLength(0);
+  });
+
+  test('a re-run after a recorded sent outcome returns it and sends nothing (WeCom would dedupe only for hours)', async () => {
+    const message = { touser: 'zhangmin', msgtype: 'text' as const, text: { content: '重跑测试：只发一次' } };
+    const first = await client.message.send(message, { idempotencyKey: 'reminder:51' });
+    const again = await client.message.send(message, { idempotencyKey: 'reminder:51' });
+    expect(again.msgid).toBe(first.msgid);
+    expect(committedAtArrival('重跑测试：只发一次')).toHaveLength(1);
+    expect((await rows('reminder:51#')).map((r) => r.kind)).toEqual(['wecom.outbound.intent', 'wecom.outbound.outcome']);
+
+    const kfReq = {
+      touser: 'wmCandChenChen0001',
+      open_kfid: KF_OPEN_KFID,
+      msgtype: 'text' as const,
+      text: { content: '重跑测试：客服' },
+    };
+    await client.kf.sendMsg(kfReq, { idempotencyKey: 'kf-reply-51' });
+    await expect(client.kf.sendMsg(kfReq, { idempotencyKey: 'kf-reply-51' })).resolves.toMatchObject({ msgid: 'kf-reply-51' });
+    expect(committedAtArrival('重跑测试：客服')).toHaveLength(1);
+  });
+
+  test('kf/send_msg and add_msg_template refuse to send when the client cannot name the candidate by an opaque id', async () => {
+    const c = createWecomClient({
+      apiBase: proxy.url,
+      corpId: KEYS.corpId,
+      secret: KEYS.secret,
+      agentId: KEYS.agentId,
+      redis,
+      logger: memoryLogger(),
+      ledger,
+      options: { keyPrefix: prefix },
+    });
+    await expect(
+      c.kf.sendMsg(
+        { touser: 'wmCandChenChen0001', open_kfid: KF_OPEN_KFID, msgtype: 'text', text: { content: '无映射' } },
+        { idempotencyKey: 'kf-nomap' },
+      ),
+    ).rejects.toThrow(/externalContacts/);
+    expect(await rows('kf-nomap#')).toHaveLength(0);
+    expect(committedAtArrival('无映射')).toHaveLength(0);
   });
 
   test('idempotency keys are checked before anything is recorded or sent', async () => {

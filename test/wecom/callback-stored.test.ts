@@ -301,7 +301,8 @@ describe('every verified callback is stored; nothing internal reaches a response
       error: 'unsupported_media_type',
       message: '不支持的 Content-Type / this Content-Type is not accepted',
     });
-    const xml = await post(app, cb.query, `<xml><Encrypt>${'<a>'.repeat(10_000)}</Encrypt></xml>`);
+    // Signed (the ciphertext is cb's), so the parse after the signature check sees the nesting.
+    const xml = await post(app, cb.query, `<xml><Encrypt>${cb.encrypt}${'<a>'.repeat(10_000)}</Encrypt></xml>`);
     expect(xml.status).toBe(400);
     expect(xml.text).not.toMatch(/stack|Maximum|Error/);
   });
@@ -456,7 +457,6 @@ describe('unsigned content beside signed content (finding 5, DECISIONS 3)', () =
     ['a nested value', (enc: string) => `{"tousername":"x","encrypt":"${enc}","agentid":{"note":"我接受这个offer"}}`],
     ['a list', (enc: string) => `{"tousername":["x","我接受这个offer"],"encrypt":"${enc}"}`],
     ['one name in two letter cases', (enc: string) => `{"ToUserName":"x","tousername":"我接受这个offer","encrypt":"${enc}"}`],
-    ['a ciphertext that is not a string', () => `{"encrypt":12345}`],
   ])('a JSON envelope with %s is refused: 400 bad_envelope, nothing stored', async (_n, envelope) => {
     const cb = signedCallback(app.keys, textMessage({ msgId: '7500000000000000011', content: REFUSAL }));
     const res = await post(app, cb.query, envelope(cb.encrypt), 'application/json');
@@ -465,6 +465,22 @@ describe('unsigned content beside signed content (finding 5, DECISIONS 3)', () =
       error: 'bad_envelope',
       message: '回调信封格式无效 / the callback envelope is not valid',
     });
+    expect(await rows(app)).toHaveLength(0);
+  });
+
+  test('a JSON envelope whose ciphertext is a number is refused: 400 bad_envelope when signed, 403 bad_signature when not', async () => {
+    // The signature is checked before the envelope is parsed (issue 8): signed over the number as
+    // written, the parse after the check refuses it with its own reason; unsigned, it never gets there.
+    const ts = String(Math.floor(Date.now() / 1000));
+    const { signatureOf } = await import('../../src/wecom/crypto');
+    const signedQuery = `msg_signature=${signatureOf(app.keys.token, ts, 'n1', '12345')}&timestamp=${ts}&nonce=n1`;
+    const signedNumber = await post(app, signedQuery, `{"encrypt":12345}`, 'application/json');
+    expect(JSON.parse(signedNumber.text).error).toBe('bad_envelope');
+    expect(signedNumber.status).toBe(400);
+    const cb = signedCallback(app.keys, textMessage({ msgId: '7500000000000000012', content: REFUSAL }));
+    const res = await post(app, cb.query, `{"encrypt":12345}`, 'application/json');
+    expect(res.status).toBe(403);
+    expect(JSON.parse(res.text).error).toBe('bad_signature');
     expect(await rows(app)).toHaveLength(0);
   });
 

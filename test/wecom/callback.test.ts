@@ -205,24 +205,45 @@ describe('POST /wecom/callback with live timestamps', () => {
     expect(rows[0].payload.fields.Content).toBe(content);
   });
 
-  // Hostile and malformed bodies are written by hand on purpose: no builder makes them.
+  // Hostile and malformed bodies are written by hand on purpose: no builder makes them. `ENC` is
+  // replaced by a real ciphertext when the test signs the body.
   const hostile: [string, string][] = [
     [
       'billion laughs',
-      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><xml><Encrypt>&lol2;</Encrypt></xml>',
+      '<?xml version="1.0"?><!DOCTYPE lolz [<!ENTITY lol "lol"><!ENTITY lol2 "&lol;&lol;&lol;">]><xml><Encrypt>ENC</Encrypt><AgentID>&lol2;</AgentID></xml>',
     ],
-    ['external entity', '<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>&xxe;</Encrypt></xml>'],
-    ['parameter entity', '<!DOCTYPE foo [<!ENTITY % p SYSTEM "http://169.254.169.254/">%p;]><xml/>'],
-    ['lower-case doctype', '<!doctype xml><xml><Encrypt>x</Encrypt></xml>'],
-    ['processing instruction', '<?xml-stylesheet href="http://evil/"?><xml><Encrypt>x</Encrypt></xml>'],
+    [
+      'external entity',
+      '<!DOCTYPE foo [<!ENTITY xxe SYSTEM "file:///etc/passwd">]><xml><Encrypt>ENC</Encrypt><AgentID>&xxe;</AgentID></xml>',
+    ],
+    ['parameter entity', '<!DOCTYPE foo [<!ENTITY % p SYSTEM "http://169.254.169.254/">%p;]><xml><Encrypt>ENC</Encrypt></xml>'],
+    ['lower-case doctype', '<!doctype xml><xml><Encrypt>ENC</Encrypt></xml>'],
+    ['processing instruction', '<?xml-stylesheet href="http://evil/"?><xml><Encrypt>ENC</Encrypt></xml>'],
   ];
-  test.each(hostile)('hostile XML (%s) is refused with 400 before parsing, nothing stored', async (_n, body) => {
-    const res = await post(app, 'msg_signature=a&timestamp=' + Math.floor(Date.now() / 1000) + '&nonce=1', body);
-    expect(res.status).toBe(400);
-    expect(JSON.parse(res.text).error).toBe('xml_forbidden_construct');
-    expect(await rejections(app, 'xml_forbidden_construct')).toBe(1);
-    expect(await count(app)).toBe(0);
-  });
+  // The signature is checked before the envelope is parsed (issue 8): an unsigned hostile body is
+  // refused as bad_signature after one linear scan, never parsed. Until 2026-11 these were refused
+  // as xml_forbidden_construct, after the markup scan the parse starts with.
+  test.each(hostile)(
+    'unsigned hostile XML (%s) is refused with 403 bad_signature, never parsed, nothing stored',
+    async (_n, body) => {
+      const res = await post(app, 'msg_signature=a&timestamp=' + Math.floor(Date.now() / 1000) + '&nonce=1', body);
+      expect(res.status).toBe(403);
+      expect(JSON.parse(res.text).error).toBe('bad_signature');
+      expect(await rejections(app, 'bad_signature')).toBe(1);
+      expect(await count(app)).toBe(0);
+    },
+  );
+  test.each(hostile)(
+    'hostile XML (%s) around a correctly signed ciphertext is refused with 400 xml_forbidden_construct, nothing stored',
+    async (_n, body) => {
+      const cb = signedCallback(app.keys, textMessage({ msgId: '7000000000000000021' }));
+      const res = await post(app, cb.query, body.replace('ENC', cb.encrypt));
+      expect(res.status).toBe(400);
+      expect(JSON.parse(res.text).error).toBe('xml_forbidden_construct');
+      expect(await rejections(app, 'xml_forbidden_construct')).toBe(1);
+      expect(await count(app)).toBe(0);
+    },
+  );
 
   test('each bad input gets its own 4xx and reason, and writes nothing', async () => {
     const good = signedCallback(app.keys, textMessage({ msgId: '7000000000000000003' }));
@@ -279,7 +300,10 @@ describe('POST /wecom/callback with live timestamps', () => {
         415,
         'unsupported_media_type',
       ],
-      ['malformed XML', post(app, good.query, '<xml><Encrypt>abc</xml>'), 400, 'xml_malformed'],
+      // The signature is checked before the envelope is parsed (issue 8): a body whose ciphertext
+      // is not the signed one is bad_signature whatever its shape; signed, each keeps its own reason.
+      ['malformed XML, unsigned', post(app, good.query, '<xml><Encrypt>abc</xml>'), 403, 'bad_signature'],
+      ['malformed XML', post(app, good.query, `<xml><Encrypt>${good.encrypt}</xml>`), 400, 'xml_malformed'],
       [
         'duplicate <Encrypt>',
         post(app, good.query, good.body.replace('</xml>', '<Encrypt><![CDATA[x]]></Encrypt></xml>')),
@@ -287,22 +311,37 @@ describe('POST /wecom/callback with live timestamps', () => {
         'xml_duplicate_element',
       ],
       [
-        '__proto__ element',
+        '__proto__ element, unsigned',
         post(app, good.query, '<xml><__proto__><a>1</a></__proto__><Encrypt>x</Encrypt></xml>'),
+        403,
+        'bad_signature',
+      ],
+      [
+        '__proto__ element',
+        post(app, good.query, `<xml><__proto__><a>1</a></__proto__><Encrypt>${good.encrypt}</Encrypt></xml>`),
         400,
         'xml_forbidden_construct',
       ],
-      ['no <Encrypt>', post(app, good.query, '<xml><ToUserName>x</ToUserName></xml>'), 400, 'bad_envelope'],
+      [
+        'too deep',
+        post(app, good.query, `<xml><Encrypt>${good.encrypt}</Encrypt>${'<a>'.repeat(100)}${'</a>'.repeat(100)}</xml>`),
+        400,
+        'xml_too_deep',
+      ],
+      ['root not <xml>', post(app, good.query, `<root><Encrypt>${good.encrypt}</Encrypt></root>`), 400, 'xml_unexpected_root'],
+      // Nothing that could carry the signed ciphertext: refused as unsigned (bad_envelope until 2026-11).
+      ['no <Encrypt>', post(app, good.query, '<xml><ToUserName>x</ToUserName></xml>'), 403, 'bad_signature'],
+      ['empty body', post(app, good.query, ''), 400, 'bad_envelope'],
       // Bytes that are not UTF-8 are no reason in themselves (a signed body may carry them, and is
-      // stored); these are not an envelope.
-      ['body not UTF-8', post(app, good.query, Buffer.from([0x3c, 0x78, 0xff, 0xfe]) as unknown as string), 400, 'xml_malformed'],
+      // stored); these are not an envelope, and carry no signed ciphertext (xml_malformed until 2026-11).
+      ['body not UTF-8', post(app, good.query, Buffer.from([0x3c, 0x78, 0xff, 0xfe]) as unknown as string), 403, 'bad_signature'],
     ];
     for (const [name, pending, status, reason] of cases) {
       const res = await pending;
       expect({ name, status: res.status, reason: JSON.parse(res.text).error }).toEqual({ name, status, reason });
     }
     expect(await count(app)).toBe(0);
-    expect(await rejections(app, 'bad_signature')).toBe(2);
+    expect(await rejections(app, 'bad_signature')).toBe(6);
     expect(await rejections(app, 'stale_timestamp')).toBe(2);
     // And the server still serves: the good callback goes through.
     expect((await post(app, good.query, good.body)).status).toBe(200);

@@ -137,12 +137,17 @@ export function createWecomClient(deps: WecomClientDeps): WecomClient {
     sleep,
   });
 
+  const reader = deps.reader;
+  const externalContacts = deps.externalContacts;
+  const contactIds = externalContacts ? (ids: readonly string[]) => externalContacts.idsFor(deps.corpId, ids) : undefined;
+  const sendDeps = { ledger: deps.ledger, ...(reader ? { reader } : {}), logger, now };
+
   return {
     getAccessToken: () => tokens.get(),
-    message: createMessageApi({ http, agentId, members, ledger: deps.ledger, logger, now }),
+    message: createMessageApi({ http, agentId, members, ...sendDeps }),
     oa: createOaApi(http),
-    kf: createKfApi({ http, ledger: deps.ledger, logger, now }),
-    msgTemplate: createMsgTemplateApi({ http, ledger: deps.ledger, logger, now }),
+    kf: createKfApi({ http, ...sendDeps, ...(contactIds ? { contactIds } : {}) }),
+    msgTemplate: createMsgTemplateApi({ http, ...sendDeps, ...(contactIds ? { contactIds } : {}) }),
     contact: createContactApi(http),
     auth: createAuthApi(http),
     jsapi: createJsapiApi(tickets, now),

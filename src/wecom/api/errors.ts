@@ -234,3 +234,21 @@ export class SendAlreadyAttemptedError extends Error {
     this.name = 'SendAlreadyAttemptedError';
   }
 }
+
+/**
+ * A send under an idempotency key whose recorded intent asked for a different request (another text, other
+ * recipients): the key was reused for a different message. Nothing was sent; the attempt is in the ledger as an
+ * intent stored as a variant of the first (`variant_of`) with a `failed` outcome. Not worth retrying: a
+ * different message needs a key of its own.
+ */
+export class IdempotencyConflictError extends Error {
+  constructor(
+    readonly path: string,
+    readonly idempotencyKey: string,
+    /** The intents already recorded under the key, as stored (the first request's, or an earlier variant's). */
+    readonly intents: readonly { seq: number; hash: string }[],
+  ) {
+    super(`WeCom ${path}: idempotency key ${idempotencyKey} was already used for a different request; not sent`);
+    this.name = 'IdempotencyConflictError';
+  }
+}

@@ -1,7 +1,15 @@
 import { createHash } from 'node:crypto';
-import type { AppendResult, EvidenceEntry, JsonValue } from '../../evidence';
+import {
+  canonicalize,
+  type AppendResult,
+  type EvidenceEntry,
+  type JsonValue,
+  type RedeliveryRule,
+  type StoredRecord,
+} from '../../evidence';
 import {
   EvidenceWriteError,
+  IdempotencyConflictError,
   IntentNotRecordedError,
   RateLimitedError,
   SendAlreadyAttemptedError,
@@ -11,7 +19,7 @@ import {
   WecomRequestError,
 } from './errors';
 import { isRecord } from './http';
-import type { OutboundLedger, WecomLogger } from './types';
+import type { OutboundLedger, OutboundReader, WecomLogger } from './types';
 
 /**
  * The one path by which the app sends anything to a person (message/send, kf/send_msg,
@@ -29,18 +37,26 @@ import type { OutboundLedger, WecomLogger } from './types';
  *
  * sourceRefs are derived from the caller's idempotency key only (`<key>#intent`; `<key>#r<n>#intent` for the
  * n-th of several recipients, sorted), so a retried job that re-uses its key adds no second intent: the
- * ledger answers `duplicate`. What a second attempt then does depends on the API, because the first attempt may
- * have reached WeCom (`repeat`):
- * - `resend`: WeCom itself drops the copy (message/send with enable_duplicate_check, kf/send_msg with our own
- *   msgid), so sending again is safe and turns an unknown outcome into a known one;
- * - `refuse`: nothing on WeCom's side makes a repeat harmless (add_msg_template would queue a second message for
- *   the recruiter to confirm), so it is not sent again: SendAlreadyAttemptedError, and a person looks.
+ * ledger answers `duplicate`. Each intent carries a redelivery rule whose digest covers the API and the request
+ * body, so the ledger tells the same request again (`duplicate`) from a different one under the same key (stored
+ * as a variant, `<ref>#<digest>` with `variant_of`). A second attempt under a recorded key then:
+ * - is refused when its request differs (IdempotencyConflictError; nothing sent, the variant intent gets a
+ *   `failed` outcome);
+ * - returns the recorded answer, sending nothing, when a `sent` outcome of the intent exists (read through
+ *   `reader`: WeCom's own duplicate check covers only identical bodies within hours);
+ * - otherwise depends on the API, because the first attempt may have reached WeCom (`repeat`):
+ *   - `resend`: WeCom itself drops the copy (message/send with enable_duplicate_check, kf/send_msg with our own
+ *     msgid), so sending again is safe and turns an unknown outcome into a known one;
+ *   - `refuse`: nothing on WeCom's side makes a repeat harmless (add_msg_template would queue a second message for
+ *     the recruiter to confirm), so it is not sent again: SendAlreadyAttemptedError, and a person looks.
+ * Without a reader the client cannot tell these apart, and never sends again under a recorded key.
  * Outcome refs: `…#sent:<msgid>` (a repeat that WeCom deduplicated answers with the same msgid, so it is the same
  * record; a real second delivery has a new msgid and gets a record of its own), `…#failed@<ms>` and
  * `…#unknown@<ms>` (each attempt its own record).
  *
- * Hashed header fields carry no personal data beyond what the existing stream names already do (DECISIONS 4): the
- * recipients are named in the stream and in the erasable payload, not in sourceRef. Member userids are lower-cased
+ * Hashed header fields carry no personal data (DECISIONS 4): streams come from names.ts (members by userid, the
+ * corp's own identifier; external contacts by their opaque `xc_…` id), and the recipients' WeCom ids are kept in
+ * the erasable payload only, never in sourceRef. Member userids are lower-cased
  * wherever they are stored (DECISIONS 8); external_userid and open_kfid are kept exactly.
  */
 
@@ -79,6 +95,8 @@ export interface OutboundSend {
 
 export interface SendDeps {
   ledger: OutboundLedger;
+  /** See WecomClientDeps.reader. */
+  reader?: OutboundReader;
   logger: WecomLogger;
   now: () => number;
 }
@@ -99,9 +117,34 @@ function stemOf(key: string, i: number, n: number): string {
   return n === 1 ? key : `${key}#r${i + 1}`;
 }
 
+/** What makes two intents the same request: the API and the body, as stored in the intent's payload. */
+function requestDigest(api: JsonValue | undefined, request: JsonValue | undefined): string | null {
+  if (typeof api !== 'string' || request === undefined) return null;
+  return createHash('sha256').update(canonicalize({ api, request }), 'utf8').digest('hex');
+}
+
+/** The redelivery rule of an intent: the same key with another request is a variant, not a redelivery. */
+export function intentRedelivery(api: OutboundApi, request: JsonValue): RedeliveryRule {
+  const digest = requestDigest(api, request);
+  if (digest === null) throw new Error('intentRedelivery: no digest');
+  return {
+    digest,
+    digestOf(stored) {
+      if (typeof stored !== 'object' || stored === null || Array.isArray(stored)) return null;
+      return requestDigest(stored['api'], stored['request']);
+    },
+  };
+}
+
+/** The sourceRef under which the ledger stores a variant (RedeliveryRule, src/evidence/types.ts). */
+function variantRefOf(sourceRef: string, digest: string): string {
+  return `${sourceRef}#${digest.slice(0, 16)}`;
+}
+
 export function intentEntries(send: OutboundSend, occurredAt: Date): EvidenceEntry[] {
   const n = send.recipients.length;
   const request = toEvidenceJson(send.request);
+  const redelivery = intentRedelivery(send.api, request);
   return send.recipients.map((r, i) => ({
     stream: r.stream,
     kind: OUTBOUND_INTENT_KIND,
@@ -112,6 +155,7 @@ export function intentEntries(send: OutboundSend, occurredAt: Date): EvidenceEnt
     payload: { api: send.api, msgtype: send.msgtype, recipient: r.who, recipients: n, request },
     // Nothing was received yet; the outcome holds WeCom's answer.
     raw: null,
+    redelivery,
   }));
 }
 
@@ -130,6 +174,8 @@ export function outcomeEntries(
   intents: readonly AppendResult[],
   outcome: OutcomeInput,
   occurredAt: Date,
+  /** The intents' sourceRefs when not `<stem>#intent` (variants). */
+  intentRefs?: readonly string[],
 ): EvidenceEntry[] {
   const n = send.recipients.length;
   const answer = outcome.result ?? {};
@@ -143,7 +189,7 @@ export function outcomeEntries(
     if (!intent) throw new Error('outcomeEntries: one intent per recipient expected');
     const rejected = outcome.status === 'sent' ? rejectedBy(send, r, answer) : undefined;
     const payload: Record<string, JsonValue> = {
-      intent: { seq: intent.seq, hash: intent.hash, source_ref: `${stem}#intent` },
+      intent: { seq: intent.seq, hash: intent.hash, source_ref: intentRefs?.[i] ?? `${stem}#intent` },
       api: send.api,
       status: outcome.status,
       ...(outcome.result ? { result: toEvidenceJson(outcome.result) } : {}),
@@ -208,11 +254,51 @@ export async function sendRecorded(
   } catch (err) {
     throw new IntentNotRecordedError(send.api, send.idempotencyKey, err);
   }
+  const conflict = await conflictOf(d, send, intents, recorded);
+  if (conflict) {
+    log.warn(
+      { api: send.api, idempotencyKey: send.idempotencyKey },
+      'idempotency key already used for a different request: not sent',
+    );
+    if (conflict.refs.length > 0) {
+      // The variant intents just stored were refused here: a failed outcome, so they do not read as "unknown".
+      const entries = outcomeEntries(
+        send,
+        recorded,
+        {
+          status: 'failed',
+          error: { type: 'IdempotencyConflictError', message: 'the key was already used for a different request' },
+          raw: null,
+        },
+        new Date(d.now()),
+        conflict.refs,
+      ).filter((_, i) => recorded[i]?.status === 'appended');
+      try {
+        await Promise.all(entries.map((e) => d.ledger.append(e)));
+      } catch (err) {
+        log.error(
+          { api: send.api, idempotencyKey: send.idempotencyKey, err: messageOf(err) },
+          'could not record the refusal of a conflicting send',
+        );
+      }
+    }
+    throw new IdempotencyConflictError(send.api, send.idempotencyKey, conflict.intents);
+  }
   if (recorded.some((r) => r.status === 'duplicate')) {
-    if (send.repeat === 'refuse') {
+    const sent = d.reader ? await sentOutcome(d.reader, intents, recorded) : undefined;
+    if (sent) {
+      log.info(
+        { api: send.api, idempotencyKey: send.idempotencyKey, outcomeSeq: sent.seq },
+        'already sent under this key: the recorded answer is returned, nothing is sent again',
+      );
+      return sent.answer;
+    }
+    if (send.repeat === 'refuse' || !d.reader) {
       log.warn(
         { api: send.api, idempotencyKey: send.idempotencyKey },
-        'a send under this key was already attempted and WeCom cannot drop a copy: not sent again',
+        d.reader
+          ? 'a send under this key was already attempted and WeCom cannot drop a copy: not sent again'
+          : 'a send under this key was already attempted and no reader can tell whether it was sent: not sent again',
       );
       throw new SendAlreadyAttemptedError(
         send.api,
@@ -222,7 +308,7 @@ export async function sendRecorded(
     }
     log.info(
       { api: send.api, idempotencyKey: send.idempotencyKey },
-      'sending again under a recorded intent; WeCom drops the copy if the first attempt reached it',
+      'sending again under a recorded intent without outcome; WeCom drops the copy if the first attempt reached it',
     );
   }
 
@@ -257,6 +343,80 @@ export async function sendRecorded(
     throw new EvidenceWriteError(answer, entries, messageOf(err));
   }
   return answer;
+}
+
+/**
+ * Whether the key was already used for another request: the ledger stored one of this send's intents as a variant
+ * (appended with `variantOf`), or (read back) a duplicate is of an earlier variant rather than of the intent itself.
+ * `refs`: the sourceRefs of this send's intents as stored, when any was appended now (empty otherwise).
+ */
+async function conflictOf(
+  d: SendDeps,
+  send: OutboundSend,
+  intents: readonly EvidenceEntry[],
+  recorded: readonly AppendResult[],
+): Promise<{ intents: { seq: number; hash: string }[]; refs: string[] } | undefined> {
+  let conflict = false;
+  const firsts: { seq: number; hash: string }[] = [];
+  const refs: string[] = [];
+  for (const [i, r] of recorded.entries()) {
+    const entry = intents[i] as EvidenceEntry;
+    if (r.status === 'appended') {
+      if (r.variantOf) {
+        conflict = true;
+        firsts.push(r.variantOf);
+        refs.push(variantRefOf(entry.sourceRef, entry.redelivery?.digest ?? ''));
+      } else refs.push(entry.sourceRef);
+    } else {
+      refs.push(entry.sourceRef);
+      const stored = d.reader ? await d.reader.readRecord(r.seq) : null;
+      if (stored && stored.sourceRef !== entry.sourceRef) {
+        conflict = true;
+        const first =
+          stored.payload !== null && typeof stored.payload === 'object' && !Array.isArray(stored.payload)
+            ? stored.payload['variant_of']
+            : undefined;
+        firsts.push(
+          isRecord(first) && typeof first['seq'] === 'number' && typeof first['hash'] === 'string'
+            ? { seq: first['seq'], hash: first['hash'] }
+            : { seq: r.seq, hash: r.hash },
+        );
+      }
+    }
+  }
+  if (!conflict) return undefined;
+  return { intents: firsts, refs: recorded.some((r) => r.status === 'appended') ? refs : [] };
+}
+
+/** Records after an intent in its stream read looking for its outcome, at most (a safety bound). */
+const OUTCOME_SCAN_LIMIT = 10_000;
+
+/**
+ * The `sent` outcome of a recorded intent, with WeCom's answer as stored, if one exists. An outcome follows its
+ * intent in the intent's stream and names it by seq (outcomeEntries); every recipient's outcome holds the same
+ * answer, so the first found is enough.
+ */
+async function sentOutcome(
+  reader: OutboundReader,
+  intents: readonly EvidenceEntry[],
+  recorded: readonly AppendResult[],
+): Promise<{ seq: number; answer: Record<string, unknown> } | undefined> {
+  for (const [i, r] of recorded.entries()) {
+    if (r.status !== 'duplicate') continue;
+    const stream = (intents[i] as EvidenceEntry).stream;
+    let read = 0;
+    for await (const rec of reader.cursor({ stream, afterSeq: r.seq, pageSize: 200 })) {
+      if (isSentOutcomeOf(rec, r.seq)) return { seq: rec.seq, answer: isRecord(rec.raw) ? rec.raw : {} };
+      if (++read >= OUTCOME_SCAN_LIMIT) break;
+    }
+  }
+  return undefined;
+}
+
+function isSentOutcomeOf(rec: StoredRecord, intentSeq: number): boolean {
+  if (rec.kind !== OUTBOUND_OUTCOME_KIND || rec.source !== OUTBOUND_SOURCE || !isRecord(rec.payload)) return false;
+  const intent = rec.payload['intent'];
+  return rec.payload['status'] === 'sent' && isRecord(intent) && intent['seq'] === intentSeq;
 }
 
 /** How a thrown error reads as an outcome: `failed` only when nothing can have been delivered. */

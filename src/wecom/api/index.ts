@@ -6,6 +6,7 @@ export { createWecomClient, type WecomClient } from './client';
 export {
   EvidenceWriteError,
   hintFor,
+  IdempotencyConflictError,
   IntentNotRecordedError,
   RateLimitedError,
   SendAlreadyAttemptedError,

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { WECOM_STREAMS } from '../names';
 import { idString, requireKey, sendRecorded, type SendDeps } from './evidence';
 import type { WecomHttp } from './http';
 import type {
@@ -29,6 +30,8 @@ export interface KfApi {
 
 export interface KfApiDeps extends SendDeps {
   http: WecomHttp;
+  /** The opaque contact id of each external_userid (external-contacts.ts, bound to the corp); see WecomClientDeps. */
+  contactIds?: (externalUserIds: readonly string[]) => Promise<Map<string, string>>;
 }
 
 export function createKfApi(d: KfApiDeps): KfApi {
@@ -51,6 +54,7 @@ export function createKfApi(d: KfApiDeps): KfApi {
     async sendMsg(req, opts) {
       const idempotencyKey = requireKey(opts);
       const body = { ...req, msgid: req.msgid ?? kfMsgIdFor(idempotencyKey) };
+      const contactId = (await externalContactIds(d.contactIds, 'kf/send_msg', [req.touser])).get(req.touser) as string;
       const answer = await sendRecorded(
         d,
         {
@@ -58,9 +62,13 @@ export function createKfApi(d: KfApiDeps): KfApi {
           msgtype: req.msgtype,
           idempotencyKey,
           request: body,
-          // external_userid and open_kfid are case-sensitive WeCom ids, kept exactly (DECISIONS 8).
+          // The candidate's stream names them by their opaque id (DECISIONS 4); external_userid and open_kfid are
+          // case-sensitive WeCom ids, kept exactly in the erasable payload (DECISIONS 8).
           recipients: [
-            { stream: `wecom:external:${req.touser}`, who: { external_userid: req.touser, open_kfid: req.open_kfid } },
+            {
+              stream: WECOM_STREAMS.externalContact(contactId),
+              who: { external_userid: req.touser, open_kfid: req.open_kfid },
+            },
           ],
           repeat: 'resend',
         },
@@ -70,6 +78,26 @@ export function createKfApi(d: KfApiDeps): KfApi {
       return { ...answer, msgid: idString(answer['msgid'], body.msgid) };
     },
   };
+}
+
+/**
+ * The opaque contact id of each external_userid, before anything is recorded: without the mapping the send is
+ * refused (a raw external_userid never goes into a stream).
+ */
+export async function externalContactIds(
+  contactIds: ((ids: readonly string[]) => Promise<Map<string, string>>) | undefined,
+  path: string,
+  externalUserIds: readonly string[],
+): Promise<Map<string, string>> {
+  if (!contactIds) {
+    throw new TypeError(
+      `${path}: the client was built without externalContacts, so the recipient cannot be named by an opaque id (nothing recorded or sent)`,
+    );
+  }
+  const ids = await contactIds(externalUserIds);
+  for (const id of externalUserIds)
+    if (!ids.has(id)) throw new Error(`${path}: no opaque contact id was returned for a recipient`);
+  return ids;
 }
 
 /** ≤ 32 bytes of [0-9a-zA-Z_-] (doc 94677): the key itself when it fits, else a hash of it. */

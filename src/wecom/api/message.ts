@@ -1,3 +1,4 @@
+import { WECOM_STREAMS } from '../names';
 import { idString, requireKey, sendRecorded, type OutboundRecipient, type SendDeps } from './evidence';
 import type { WecomHttp } from './http';
 import type { MemberRateLimiter } from './ratelimit';
@@ -12,9 +13,10 @@ import type { MessageSendRequest, MessageSendResponse, SendOptions } from './typ
  * after a timeout (the first attempt may have arrived), and a job re-run under the same idempotency key after a
  * crash between intent and outcome. The cost is that the same text to the same people within the interval is
  * delivered once even when meant twice; for reminders that is the wanted behaviour. The limit: a re-run later than
- * the interval after the first attempt is a new message to WeCom. The ledger's append does not say when the
- * recorded intent was written, so this client cannot refuse such a late re-run itself; whatever re-drives sends
- * (a sweeper of intents without outcome) must leave those older than the interval to a person.
+ * the interval after the first attempt is a new message to WeCom. A re-run after a recorded `sent` outcome sends
+ * nothing (the recorded answer is returned, sendRecorded) and one with a different body is refused; but a re-run
+ * of an intent without outcome later than the interval would deliver again: whatever re-drives sends (a sweeper
+ * of intents without outcome) must leave those older than the interval to a person.
  *
  * Before sending, every listed member gets a slot in the shared per-member windows (30/min, 1000/hour), because
  * WeCom silently drops what exceeds them; a send refused there sent nothing and is not recorded. Members reached
@@ -57,13 +59,13 @@ export function createMessageApi(d: MessageApiDeps): MessageApi {
         duplicate_check_interval: message.duplicate_check_interval ?? MAX_DUPLICATE_CHECK_INTERVAL,
       };
       const recipients: OutboundRecipient[] = members.map((userid) => ({
-        stream: `wecom:member:${userid}`,
+        stream: WECOM_STREAMS.member(userid),
         who: { userid },
         listedAs: userid,
       }));
       if (broadcast) {
         recipients.push({
-          stream: `wecom:agent:${d.agentId}`,
+          stream: WECOM_STREAMS.agent(String(d.agentId)),
           who: {
             broadcast: {
               ...(listed.includes('@all') ? { touser: '@all' } : {}),

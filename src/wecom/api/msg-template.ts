@@ -1,6 +1,7 @@
 import { WecomRequestError } from './errors';
+import { WECOM_STREAMS } from '../names';
 import { idString, requireKey, sendRecorded, type SendDeps } from './evidence';
-import type { WecomHttp } from './http';
+import { externalContactIds, type KfApiDeps } from './kf';
 import type { MsgTemplateRequest, MsgTemplateResponse, SendOptions } from './types';
 
 /**
@@ -22,13 +23,15 @@ export interface MsgTemplateApi {
 
 const TEXT_MAX_BYTES = 4000;
 
-export function createMsgTemplateApi(d: SendDeps & { http: WecomHttp }): MsgTemplateApi {
+export function createMsgTemplateApi(d: SendDeps & Pick<KfApiDeps, 'http' | 'contactIds'>): MsgTemplateApi {
   return {
     async add(req, opts) {
       const idempotencyKey = requireKey(opts);
       validate(req);
       const body: MsgTemplateRequest = { ...req, chat_type: 'single' };
       const sender = req.sender.toLowerCase();
+      const candidates = [...new Set(req.external_userid)].sort();
+      const contactIds = await externalContactIds(d.contactIds, 'externalcontact/add_msg_template', candidates);
       const answer = await sendRecorded(
         d,
         {
@@ -36,10 +39,10 @@ export function createMsgTemplateApi(d: SendDeps & { http: WecomHttp }): MsgTemp
           msgtype: req.text ? 'text' : (req.attachments?.[0]?.msgtype ?? 'text'),
           idempotencyKey,
           request: { ...body },
-          // One record per candidate, in the candidate's stream; external_userid kept exactly, the member
-          // userid lower-cased (DECISIONS 8).
-          recipients: [...new Set(req.external_userid)].sort().map((id) => ({
-            stream: `wecom:external:${id}`,
+          // One record per candidate, in the candidate's stream named by their opaque id (DECISIONS 4); the
+          // external_userid kept exactly in the erasable payload, the member userid lower-cased (DECISIONS 8).
+          recipients: candidates.map((id) => ({
+            stream: WECOM_STREAMS.externalContact(contactIds.get(id) as string),
             who: { external_userid: id, sender },
             listedAs: id,
           })),

@@ -5,12 +5,19 @@
  * Every 64-bit id (msgid, MsgId) is a string: responses are parsed with parseJsonLossless.
  */
 import type { Redis } from 'ioredis';
-import type { Ledger } from '../../evidence';
+import type { Ledger, LedgerReader } from '../../evidence';
+import type { ExternalContactIds } from '../external-contacts';
 
 // ---------------------------------------------------------------- dependencies
 
 /** The part of the evidence ledger the client uses: a durable append that treats an equal (source, sourceRef) as a duplicate. */
 export type OutboundLedger = Pick<Ledger, 'append'>;
+
+/**
+ * The part of the ledger's read side the client uses: when an intent is already recorded under a key, the stored
+ * intent (was it this request?) and the records after it in its stream (was it sent?). See sendRecorded.
+ */
+export type OutboundReader = Pick<LedgerReader, 'readRecord' | 'cursor'>;
 
 type LogFn = (obj: Record<string, unknown>, msg?: string) => void;
 
@@ -38,6 +45,17 @@ export interface WecomClientDeps {
    * after it (evidence.ts). A client that could send without it would let a send leave no trace.
    */
   ledger: OutboundLedger;
+  /**
+   * Reads back what `ledger` stored. With it, a second send under a recorded key returns the recorded answer when
+   * the first was sent, and is sent again (APIs whose repeat WeCom drops) only when no outcome says it was. Without
+   * it, a second send under a recorded key is never sent again (SendAlreadyAttemptedError).
+   */
+  reader?: OutboundReader;
+  /**
+   * The opaque ids of external contacts (src/wecom/external-contacts.ts), which name a candidate in the stream of
+   * what kf/send_msg and add_msg_template send them (DECISIONS 4). Without it those two refuse to send.
+   */
+  externalContacts?: ExternalContactIds;
   /** Epoch milliseconds; injectable for expiry and rate-limit tests. */
   now?: () => number;
   /** Back-off and wait primitive; tests inject a fake one. */

@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import { Redis } from 'ioredis';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../../sandbox/server';
 import type { AppendResult, EvidenceEntry } from '../../../src/evidence';
+import { newExternalContactId, type ExternalContactIds } from '../../../src/wecom/external-contacts';
 import {
   createWecomClient,
   type OutboundLedger,
@@ -126,7 +127,25 @@ export function memoryLedger(): OutboundLedger & { entries: EvidenceEntry[] } {
   };
 }
 
-/** A client for the sandbox (or a stub); an in-memory ledger unless `over.ledger` gives one. */
+/** An in-memory stand-in for the opaque ids of external contacts (the real one is a table, external-contacts.ts). */
+export function memoryContacts(): ExternalContactIds & { ids: Map<string, string> } {
+  const ids = new Map<string, string>();
+  return {
+    ids,
+    idsFor(corpId, externalUserIds) {
+      const out = new Map<string, string>();
+      for (const e of externalUserIds) {
+        const key = `${corpId}\u0000${e}`;
+        const id = ids.get(key) ?? newExternalContactId();
+        ids.set(key, id);
+        out.set(e, id);
+      }
+      return Promise.resolve(out);
+    },
+  };
+}
+
+/** A client for the sandbox (or a stub); an in-memory ledger and contact ids unless `over` gives them. */
 export function makeClient(
   sb: Sandbox | { url: string },
   redis: Redis,
@@ -142,6 +161,7 @@ export function makeClient(
     logger: memoryLogger(),
     ...over,
     ledger: over.ledger ?? memoryLedger(),
+    externalContacts: over.externalContacts ?? memoryContacts(),
     options: { keyPrefix: prefix, ...over.options },
   });
 }

@@ -6,8 +6,9 @@
  */
 import { Redis } from 'ioredis';
 import { Pool } from 'pg';
-import { createLedger } from '../../../src/evidence';
+import { createLedger, createLedgerReader } from '../../../src/evidence';
 import { createWecomClient, type WecomLogger } from '../../../src/wecom/api';
+import { createExternalContactIds } from '../../../src/wecom/external-contacts';
 import { KEYS } from './constants';
 
 const noop = (): void => undefined;
@@ -32,6 +33,8 @@ async function main(): Promise<void> {
     redis,
     logger: silent,
     ledger,
+    reader: createLedgerReader(pool),
+    externalContacts: createExternalContactIds(pool),
     options: { keyPrefix: prefix, timeoutMs: 20_000 },
   });
   try {
