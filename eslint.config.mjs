@@ -51,6 +51,27 @@ export default tseslint.config(
     },
   },
   {
+    // Only src/evidence touches the evidence tables (issue 7: read through createLedgerReader, write
+    // through the ledger). roles.ts only asks the catalog who owns them.
+    files: ['src/**/*.ts', 'scripts/**/*.ts'],
+    ignores: ['src/evidence/**', 'src/infra/db/roles.ts'],
+    rules: {
+      'no-restricted-syntax': [
+        'error',
+        {
+          selector:
+            'Literal[value=/\\bevidence_(records|heads|counter|redeliveries|merkle_nodes|checkpoints|checkpoint_witnesses)\\b/]',
+          message: 'Only src/evidence queries the evidence tables: use createLedgerReader or the ledger',
+        },
+        {
+          selector:
+            'TemplateElement[value.raw=/\\bevidence_(records|heads|counter|redeliveries|merkle_nodes|checkpoints|checkpoint_witnesses)\\b/]',
+          message: 'Only src/evidence queries the evidence tables: use createLedgerReader or the ledger',
+        },
+      ],
+    },
+  },
+  {
     files: ['scripts/**/*.ts', 'bench/**/*.ts', 'sandbox/main.ts'],
     rules: { 'no-console': 'off' },
   },

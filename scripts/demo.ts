@@ -194,10 +194,8 @@ async function recordedSpNos(url: string): Promise<string[]> {
   const c = new Client({ connectionString: url });
   await c.connect();
   try {
-    const r = await c.query<{ sp: string }>(
-      "SELECT substr(stream, 16) AS sp FROM evidence_heads WHERE stream ~ '^wecom:approval:[0-9]{12}$'",
-    );
-    return r.rows.map((row) => row.sp);
+    const streams = await createLedgerReader(c).streams('wecom:approval:');
+    return streams.map((s) => s.stream.slice('wecom:approval:'.length)).filter((sp) => /^[0-9]{12}$/.test(sp));
   } finally {
     await c.end();
   }
@@ -212,9 +210,9 @@ function watchApprovals(sandbox: Sandbox, pool: Pool): () => void {
   const report = async (line: string, spNo: string): Promise<void> => {
     await sandbox.idle();
     const stream = `wecom:approval:${spNo}`;
-    const count = await pool
-      .query<{ n: string }>('SELECT count(*) AS n FROM evidence_records WHERE stream = $1', [stream])
-      .then((r) => r.rows[0]?.n ?? '0')
+    const count = await createLedgerReader(pool)
+      .streams(stream)
+      .then((found) => String(found.find((f) => f.stream === stream)?.records ?? 0))
       .catch(() => '?');
     console.log(`${line}\n  已记入证据账本 / in the ledger: ${stream}（${count} 条记录）`);
   };

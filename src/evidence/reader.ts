@@ -71,6 +71,8 @@ export interface LedgerReader {
    * happen in seq order, so a consumer that moves its cursor to the last header seen never skips one.
    */
   readAfter(afterSeq: number, opts?: { limit?: number }): Promise<RecordHeaderRow[]>;
+  /** The streams whose names start with `prefix`, with their record counts. */
+  streams(prefix: string): Promise<{ stream: string; records: number }[]>;
   /** Every record after `afterSeq`, page by page, in seq order. */
   cursor(opts?: { afterSeq?: number; pageSize?: number; stream?: string }): AsyncIterable<StoredRecord>;
 }
@@ -94,6 +96,14 @@ export function createLedgerReader(pool: Pick<Pool, 'query'>): LedgerReader {
         opts.limit ?? 500,
       ]);
       return rows.map(header);
+    },
+    async streams(prefix) {
+      const { rows } = await pool.query<{ stream: string; records: string }>(
+        `SELECT stream, count(*) AS records FROM evidence_records
+          WHERE stream >= $1 AND left(stream, length($1)) = $1 GROUP BY stream ORDER BY stream`,
+        [prefix],
+      );
+      return rows.map((r) => ({ stream: r.stream, records: Number(r.records) }));
     },
     async *cursor(opts = {}) {
       let after = opts.afterSeq ?? 0;

@@ -60,6 +60,7 @@ describe('ledger.transact', () => {
     expect(await reader.readStream('offer:o1')).toMatchObject([
       { seq: 1, kind: 'offer.approved', payload: { state: 'approved' } },
     ]);
+    expect(await reader.streams('offer:')).toEqual([{ stream: 'offer:o1', records: 1 }]);
     expect((await verifyLedger(db.pool)).ok).toBe(true);
   });
 
