@@ -255,19 +255,9 @@ export function createCheckpointer(deps: CheckpointerDeps): Checkpointer {
       // A state file that does not verify is refused loudly: it is ours, so it was tampered with.
       if (text !== undefined) heads.push({ ...openCheckpoint(text, signer.keyId, deps.origin), where: deps.stateFile });
     }
-    const { rows } = await pool.query<CheckpointRow>(
-      `SELECT id, origin, tree_size, root_hash, note, created_at FROM evidence_checkpoints
-        WHERE origin = $1 ORDER BY id DESC LIMIT 20`,
-      [deps.origin],
-    );
-    for (const r of rows) {
-      try {
-        heads.push({ ...openCheckpoint(r.note, signer.keyId, deps.origin), where: `stored checkpoint ${r.id}` });
-        break;
-      } catch {
-        // Not signed by this key (forged, or another key's): it vouches for nothing.
-      }
-    }
+    // The newest stored one this key signed; a row anyone else inserted vouches for nothing.
+    const stored = await latestCheckpoint(pool, deps.origin, signer.keyId);
+    if (stored) heads.push({ size: stored.size, rootHash: stored.rootHash, where: `stored checkpoint ${stored.id}` });
     return heads;
   }
 

@@ -1,5 +1,6 @@
 import type { Pool } from 'pg';
 import type { JsonValue } from './canonical';
+import type { RecordFields } from './record';
 
 /**
  * The ledger's read side. Nothing outside src/evidence queries the evidence tables: consumers,
@@ -7,20 +8,8 @@ import type { JsonValue } from './canonical';
  * content for PIPL) without touching them.
  */
 
-export interface StoredRecord {
-  seq: number;
-  stream: string;
-  kind: string;
-  occurredAt: Date;
-  recordedAt: Date;
-  actor: string;
-  source: string;
-  sourceRef: string;
-  payload: JsonValue;
-  raw: JsonValue | null;
-  prevHash: string | null;
-  hash: string;
-}
+/** A record as stored: the fields its hash is computed from, and that hash. */
+export type StoredRecord = RecordFields & { hash: string };
 
 /** The header only (no payload or raw): for following the ledger cheaply. */
 export type RecordHeaderRow = Omit<StoredRecord, 'payload' | 'raw'>;
