@@ -19,6 +19,23 @@ export const SIGNAL_KINDS = {
 export const SIGNAL_SOURCE_REFS = {
   /** One hit per message, rule and rule version: a re-run finds the same key. */
   hit: (messageSeq: number, ruleId: string, ruleVersion: number) => `hit:${messageSeq}:${ruleId}:${ruleVersion}`,
+  /** What became of the alert of a hit: `sent`, `held` (over the recruiter's limit, for the digest), `undeliverable`. */
+  alert: (hitSeq: number, outcome: SignalAlertOutcome) => `alert:${hitSeq}:${outcome}`,
+} as const;
+
+export type SignalAlertOutcome = 'sent' | 'held' | 'undeliverable';
+
+/** Idempotency keys of the WeCom messages that carry alerts (printable ASCII, no `#`: src/wecom/api/evidence.ts). */
+export const SIGNAL_SEND_KEYS = {
+  /** One message per hit: the hit's seq and the start of its hash, so a key never names another ledger's hit. */
+  alert: (hitSeq: number, hitHash: string) => `signal-alert.${hitSeq}.${hitHash.slice(0, 16)}`,
+  /** One digest of held alerts, named by the first hit it carries (a hit is in at most one digest). */
+  digest: (firstHitSeq: number, firstHitHash: string) => `signal-digest.${firstHitSeq}.${firstHitHash.slice(0, 16)}`,
+} as const;
+
+export const SIGNAL_JOBS = {
+  /** Sends each recruiter's held alerts in one message once their rate-limit window has room. */
+  digest: `${SIGNALS_MODULE}.alert-digest`,
 } as const;
 
 export const SIGNAL_CONSUMERS = {
