@@ -2,10 +2,12 @@
  * Directory and customer-contact reads: user/get (doc 90196) and externalcontact/get (doc 92114).
  * Both only show what is inside the app's visible scope, like WeCom.
  */
+import { randomBytes } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import type { SandboxContext } from '../actions';
 import { OK, WecomApiError } from '../errors';
-import { queryOf } from './common';
+import type { ContactWay } from '../state';
+import { bodyOf, optInt, optString, queryOf } from './common';
 
 export function registerContactRoutes(app: FastifyInstance, ctx: SandboxContext): void {
   const { state } = ctx;
@@ -68,5 +70,44 @@ export function registerContactRoutes(app: FastifyInstance, ctx: SandboxContext)
         ...(f.state ? { state: f.state } : {}),
       })),
     };
+  });
+
+  // 联系我 (doc 92228). A contact way's `state` (at most 30 characters) comes back as State in the
+  // change_external_contact callback of every add through it (admin: POST
+  // /sandbox/admin/external-contact/add-via-contact-way).
+  app.post('/cgi-bin/externalcontact/add_contact_way', async (req) => {
+    const body = bodyOf(req);
+    const type = optInt(body, 'type');
+    const scene = optInt(body, 'scene');
+    if ((type !== 1 && type !== 2) || (scene !== 1 && scene !== 2)) throw new WecomApiError(40058);
+    const stateTag = optString(body, 'state') ?? '';
+    if (stateTag.length > 30) throw new WecomApiError(40058);
+    const users = Array.isArray(body['user']) ? body['user'].filter((u): u is string => typeof u === 'string') : [];
+    if (users.length === 0 || (type === 1 && users.length !== 1)) throw new WecomApiError(40058);
+    for (const u of users) {
+      const m = state.member(u);
+      if (!m || !state.memberInScope(m.userid)) throw new WecomApiError(60111);
+    }
+    const config_id = randomBytes(16).toString('hex');
+    const way: ContactWay = {
+      config_id,
+      type,
+      scene,
+      remark: optString(body, 'remark') ?? '',
+      skip_verify: body['skip_verify'] !== false,
+      state: stateTag,
+      user: users.map((u) => state.member(u)?.userid ?? u),
+      qr_code: scene === 2 ? `https://wework.qpic.cn/wwpic/sandbox_${config_id}/0` : '',
+    };
+    state.contactWays.set(config_id, way);
+    return { ...OK, config_id, ...(way.qr_code ? { qr_code: way.qr_code } : {}) };
+  });
+
+  app.post('/cgi-bin/externalcontact/get_contact_way', async (req) => {
+    const config_id = optString(bodyOf(req), 'config_id');
+    if (!config_id) throw new WecomApiError(40058, 'config_id is required');
+    const way = state.contactWays.get(config_id);
+    if (!way) throw new WecomApiError(40058);
+    return { ...OK, contact_way: { ...way, party: [], is_temp: false } };
   });
 }

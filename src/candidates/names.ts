@@ -41,6 +41,8 @@ export const CANDIDATE_KINDS = {
   identifier: 'candidate.identifier',
   /** Two candidate rows were found to be one person (re-applicant): the later one points to the earlier. */
   merged: 'candidate.merged',
+  /** The member responsible for the candidate was set or changed (first contact's follow user, a recruiter, an admin). */
+  recruiter: 'candidate.recruiter',
 } as const;
 
 export const CANDIDATE_SOURCE_REFS = {
@@ -50,6 +52,16 @@ export const CANDIDATE_SOURCE_REFS = {
   profile: (candidateId: string, cause: string) => `profile:${candidateId}:${cause}`,
   position: (candidateId: string, positionId: string, cause: string) => `position:${candidateId}:${positionId}:${cause}`,
   identifier: (candidateId: string, identifierDigest: string) => `identifier:${candidateId}:${identifierDigest}`,
+  /** One record on each of the two streams: `merged:<this stream's candidate>:<the other>`. */
+  merged: (candidateId: string, otherId: string) => `merged:${candidateId}:${otherId}`,
+  /** `cause` names what set it: a record's seq (`cb<seq>`) or a recruiter's request id. */
+  recruiter: (candidateId: string, cause: string) => `recruiter:${candidateId}:${cause}`,
+} as const;
+
+/** The module's ledger consumers (its callback handler runs as `candidates.on.event.change_external_contact`). */
+export const CANDIDATE_CONSUMERS = {
+  /** Fetches `externalcontact/get` for a candidate's external_userid when a contact is added or edited. */
+  profiles: `${CANDIDATES_MODULE}.profiles`,
 } as const;
 
 /** A recruiter (a member) as stored on a candidate: lower-cased (DECISIONS 8). */

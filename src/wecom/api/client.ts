@@ -1,6 +1,7 @@
 import { createAppchatApi, type AppchatApi } from './appchat';
 import { createAuthApi, type AuthApi } from './auth';
 import { createContactApi, type ContactApi } from './contact';
+import { createExternalContactWayApi, type ExternalContactWayApi } from './externalcontact';
 import { WecomHttp } from './http';
 import { createJsapiApi, fetchTicket, type JsapiApi } from './jsapi';
 import { createKfApi, type KfApi } from './kf';
@@ -30,6 +31,8 @@ export interface WecomClient {
   /** 企业群发 to candidates through their recruiter. Recorded as evidence. */
   msgTemplate: MsgTemplateApi;
   contact: ContactApi;
+  /** 客户联系「联系我」 contact ways, whose state names a position. */
+  contactWay: ExternalContactWayApi;
   auth: AuthApi;
   jsapi: JsapiApi;
   media: MediaApi;
@@ -149,6 +152,7 @@ export function createWecomClient(deps: WecomClientDeps): WecomClient {
     kf: createKfApi({ http, ...sendDeps, ...(contactIds ? { contactIds } : {}) }),
     msgTemplate: createMsgTemplateApi({ http, ...sendDeps, ...(contactIds ? { contactIds } : {}) }),
     contact: createContactApi(http),
+    contactWay: createExternalContactWayApi(http),
     auth: createAuthApi(http),
     jsapi: createJsapiApi(tickets, now),
     media: createMediaApi(http),

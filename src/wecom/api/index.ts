@@ -37,6 +37,14 @@ export { MAX_DUPLICATE_CHECK_INTERVAL, type MessageApi } from './message';
 export type { MsgTemplateApi } from './msg-template';
 export type { OaApi } from './oa';
 export type { ContactApi } from './contact';
+export {
+  CONTACT_WAY_STATE_MAX,
+  type AddContactWayResponse,
+  type ContactWay,
+  type ContactWayRequest,
+  type ExternalContactWayApi,
+  type GetContactWayResponse,
+} from './externalcontact';
 export type { AuthApi } from './auth';
 export { secretFingerprint } from './token';
 export type * from './types';
