@@ -87,6 +87,47 @@ export function registerPageRoutes(app: FastifyInstance, ctx: SandboxContext): v
     const candidateOptions = [...state.externalContacts.values()]
       .map((c) => `<option value="${esc(c.external_userid)}">${esc(c.name)}（${esc(c.external_userid)}）</option>`)
       .join('');
+    const nameOfContact = (id: unknown): string => (typeof id === 'string' ? (state.externalContacts.get(id)?.name ?? id) : '');
+    const kfItems: { atMs: number; who: string; contact: string; text: string }[] = [
+      ...state.kfMessages.map((m) => {
+        const msg = m.msg;
+        const ev =
+          typeof msg['event'] === 'object' && msg['event'] !== null ? (msg['event'] as Record<string, unknown>) : undefined;
+        const body = msg[msg.msgtype];
+        const content = typeof body === 'object' && body !== null ? (body as Record<string, unknown>)['content'] : undefined;
+        const who =
+          msg.origin === 3
+            ? '候选人'
+            : msg.origin === 5
+              ? `招聘者 ${nameOf(typeof msg['servicer_userid'] === 'string' ? msg['servicer_userid'] : '')}`
+              : `系统事件 ${typeof ev?.['event_type'] === 'string' ? ev['event_type'] : ''}`;
+        return {
+          atMs: msg.send_time * 1000,
+          who,
+          contact: nameOfContact(msg['external_userid'] ?? ev?.['external_userid']),
+          text: typeof content === 'string' ? content : `[${msg.msgtype}]`,
+        };
+      }),
+      ...state.kfSent.map((m) => {
+        const content =
+          typeof m.body === 'object' && m.body !== null ? (m.body as Record<string, unknown>)['content'] : undefined;
+        return {
+          atMs: m.atMs,
+          who: '应用（kf/send_msg）',
+          contact: nameOfContact(m.touser),
+          text: typeof content === 'string' ? content : `[${m.msgtype}]`,
+        };
+      }),
+    ];
+    const kfRows = kfItems
+      .sort((a, b) => a.atMs - b.atMs)
+      .slice(-30)
+      .reverse()
+      .map(
+        (k) =>
+          `<tr><td>${esc(time(k.atMs))}</td><td>${esc(k.who)}</td><td>${esc(k.contact)}</td><td>${esc(k.text.slice(0, 80))}</td></tr>`,
+      )
+      .join('');
     const s = state.stats;
     const body = `
 <section><h2>概况</h2>
@@ -99,7 +140,13 @@ export function registerPageRoutes(app: FastifyInstance, ctx: SandboxContext): v
 <h2 style="margin-top:14px">已结束</h2><table><tr><th>审批编号</th><th>候选人</th><th>状态</th><th>申请人</th></tr>${doneRows || '<tr><td colspan="4" class="muted">暂无</td></tr>'}</table></section>
 <section><h2>模拟操作</h2>
 <form method="post" action="/sandbox/admin/app-messages">成员给应用发消息：<select name="userid">${memberOptions}</select> <input name="content" placeholder="消息内容" size="30"> <button class="ok">发送</button></form><br>
-<form method="post" action="/sandbox/admin/kf/messages">候选人给「招聘客服」发消息：<select name="external_userid">${candidateOptions}</select> <input name="content" placeholder="消息内容" size="30"> <button class="ok">发送</button></form></section>
+<h3>微信客服会话（以候选人或招聘者身份输入）</h3>
+<form method="post" action="/sandbox/admin/kf/messages">候选人：<select name="external_userid">${candidateOptions}</select>
+发送方：<select name="origin"><option value="3">候选人（微信用户）</option><option value="5">招聘者（企业微信客户端接待）</option></select>
+接待人员：<select name="servicer_userid">${memberOptions}</select>
+<input name="content" placeholder="消息内容" size="30"> <button class="ok">发送</button></form><br>
+<form method="post" action="/sandbox/admin/kf/messages"><input type="hidden" name="event" value="enter_session">候选人通过客服链接进入会话：<select name="external_userid">${candidateOptions}</select> <input name="scene_param" placeholder="scene_param（如 pos:职位编号）" size="24"> <button class="ok">进入会话</button></form>
+<table style="margin-top:8px"><tr><th>时间</th><th>发送方</th><th>候选人</th><th>内容</th></tr>${kfRows || '<tr><td colspan="4" class="muted">暂无客服消息</td></tr>'}</table></section>
 <section><h2>应用最近发出的消息</h2>
 <table><tr><th>时间</th><th>类型</th><th>接收人</th><th>内容</th></tr>${messageRows || '<tr><td colspan="4" class="muted">暂无</td></tr>'}</table></section>
 <section><h2>回调投递记录</h2>

@@ -33,6 +33,18 @@ export const CONVERSATION_KINDS = {
   consent: 'conversation.consent',
   /** A page or range that could not be pulled: what the completeness report calls a gap. */
   gap: 'conversation.gap',
+  /** A gap whose page was pulled after all (names the gap record): nothing was lost there. */
+  gapClosed: 'conversation.gap_closed',
+} as const;
+
+/**
+ * Streams of the records that concern a channel account rather than one candidate: gaps (a page
+ * that could not be read holds messages of unknown people), their closing, and KF events that name
+ * no customer (a servicer's status). The completeness report reads these beside the candidate's own
+ * stream. `open_kfid` is the corp's account, not a person (DECISIONS 4).
+ */
+export const CONVERSATION_STREAMS = {
+  kfAccount: (openKfId: string) => `conversation:kf:${openKfId}`,
 } as const;
 
 export const CONVERSATION_SOURCE_REFS = {
@@ -42,7 +54,49 @@ export const CONVERSATION_SOURCE_REFS = {
   archiveMessage: (msgid: string) => `archive:${msgid}`,
   archivePlaceholder: (archiveSeq: string) => `archive-seq:${archiveSeq}`,
   media: (messageSourceRef: string, sha256OrFailure: string) => `media:${messageSourceRef}:${sha256OrFailure}`,
+  /**
+   * KF: an item of a sync_msg page that is not a readable message (no msgid): the page's request
+   * cursor (digested: WeCom's cursor is opaque) and the item's index, stable when the page is re-pulled.
+   */
+  kfPlaceholder: (openKfId: string, cursorDigest: string, index: number) => `kf-item:${openKfId}:${cursorDigest}:${index}`,
+  /** KF: one gap per account and cursor (a page that keeps failing is one gap, not one per attempt). */
+  kfGap: (openKfId: string, cursorDigest: string) => `kf-gap:${openKfId}:${cursorDigest}`,
+  kfGapClosed: (openKfId: string, cursorDigest: string) => `kf-gap-closed:${openKfId}:${cursorDigest}`,
+  /** KF: the messages of a window that may have left sync_msg's 3 days unread, from the last pull on. */
+  kfWindowGap: (openKfId: string, fromMs: number) => `kf-window-gap:${openKfId}:${fromMs}`,
 } as const;
+
+/** Ledger consumers and jobs of the module (ARCHITECTURE.md, "Names": `<module>.<name>`). */
+export const CONVERSATION_CONSUMERS = {
+  /** Fetches the media of KF messages (media/get) and stores it content-addressed within the candidate. */
+  kfMedia: `${CONVERSATIONS_MODULE}.kf-media`,
+} as const;
+
+export const CONVERSATION_JOBS = {
+  /** Pulls every KF account, for callbacks that were lost or arrived while the pull was failing. */
+  kfSweep: `${CONVERSATIONS_MODULE}.kf-sweep`,
+} as const;
+
+/** `payload` of a `conversation.media` record. */
+export interface ConversationMediaPayload {
+  channel: ConversationChannel;
+  /** The message record whose media this is. */
+  message: { seq: number; hash: string; source_ref: string };
+  msgtype: string;
+  media_id: string;
+  status: 'stored' | 'refused' | 'failed';
+  /** For `stored`: the object within the candidate (DECISIONS 11). */
+  sha256?: string;
+  size?: number;
+  content_type?: string;
+  filename?: string;
+  /** true when this candidate already held the same bytes (stored once). */
+  already_stored?: boolean;
+  /** For `refused` and `failed`: why, and after how many attempts. */
+  reason?: string;
+  attempts?: number;
+  error?: { [key: string]: string | number | boolean | null };
+}
 
 /**
  * `payload` of a `conversation.message` record. `message` is WeCom's object exactly as received

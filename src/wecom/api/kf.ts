@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { WECOM_STREAMS } from '../names';
 import { idString, requireKey, sendRecorded, type SendDeps } from './evidence';
-import type { WecomHttp } from './http';
+import { isRecord, type WecomHttp } from './http';
 import type {
   KfAccountListResponse,
   KfMessage,
@@ -45,10 +45,13 @@ export function createKfApi(d: KfApiDeps): KfApi {
       }),
 
     async syncMsg(req) {
-      const res = await d.http.json<KfSyncMsgResponse>({ method: 'POST', path: 'kf/sync_msg', body: req, idempotent: true });
-      // msgid may be a bare number in some payloads; the type promises a string.
-      const msgList: KfMessage[] = (res.msg_list ?? []).map((m) => ({ ...m, msgid: String(m.msgid) }));
-      return { ...res, has_more: res.has_more === 1 ? 1 : 0, msg_list: msgList };
+      const res = await d.http.json<Record<string, unknown>>({
+        method: 'POST',
+        path: 'kf/sync_msg',
+        body: req,
+        idempotent: true,
+      });
+      return readSyncMsgAnswer(res);
     },
 
     async sendMsg(req, opts) {
@@ -104,4 +107,45 @@ export async function externalContactIds(
 export function kfMsgIdFor(idempotencyKey: string): string {
   if (/^[0-9A-Za-z_-]{1,32}$/.test(idempotencyKey)) return idempotencyKey;
   return `hl${createHash('sha256').update(idempotencyKey, 'utf8').digest('hex').slice(0, 30)}`;
+}
+
+/**
+ * A sync_msg answer that does not have the documented shape (doc 94670): no msg_list array, a
+ * has_more other than 0 or 1, or a next_cursor that is not a string. Nothing of it can be trusted
+ * to move a cursor, so the caller keeps its cursor and records a gap. `answer` is what came back.
+ */
+export class KfAnswerMalformedError extends Error {
+  constructor(
+    readonly problem: string,
+    readonly answer: Record<string, unknown>,
+  ) {
+    super(`kf/sync_msg answered without the documented shape: ${problem}`);
+    this.name = 'KfAnswerMalformedError';
+  }
+}
+
+/**
+ * The page as KfSyncMsgResponse, checked at the top level only: items are handed over as received
+ * (a bare-number msgid as a string), for the caller to read one by one, so one bad item never costs
+ * the page.
+ */
+export function readSyncMsgAnswer(res: Record<string, unknown>): KfSyncMsgResponse {
+  const list = res['msg_list'] === undefined ? [] : res['msg_list'];
+  if (!Array.isArray(list)) throw new KfAnswerMalformedError('msg_list is not an array', res);
+  const hasMore = res['has_more'] === undefined ? 0 : res['has_more'];
+  if (hasMore !== 0 && hasMore !== 1 && hasMore !== '0' && hasMore !== '1' && hasMore !== true && hasMore !== false)
+    throw new KfAnswerMalformedError('has_more is not 0 or 1', res);
+  const next = res['next_cursor'] === undefined ? '' : res['next_cursor'];
+  if (typeof next !== 'string') throw new KfAnswerMalformedError('next_cursor is not a string', res);
+  // A bare-number msgid (lossless parsing keeps long ones as strings already) becomes its string; the
+  // items are otherwise as received, typed loosely: the caller checks each one.
+  const msgList = list.map((m: unknown) =>
+    isRecord(m) && (typeof m['msgid'] === 'number' || typeof m['msgid'] === 'bigint') ? { ...m, msgid: String(m['msgid']) } : m,
+  ) as KfMessage[];
+  return {
+    ...(res as unknown as KfSyncMsgResponse),
+    next_cursor: next,
+    has_more: hasMore === 1 || hasMore === '1' || hasMore === true ? 1 : 0,
+    msg_list: msgList,
+  };
 }
