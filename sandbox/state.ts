@@ -54,6 +54,21 @@ export interface InboxEntry {
   receivedAtMs: number;
 }
 
+/** A 联系我 contact way (doc 92228): who is added through it and the `state` every add through it carries. */
+export interface ContactWay {
+  config_id: string;
+  /** 1 single member, 2 several. */
+  type: 1 | 2;
+  /** 1 mini-program button, 2 QR code. */
+  scene: 1 | 2;
+  remark: string;
+  skip_verify: boolean;
+  /** At most 30 characters; echoed as State in change_external_contact and in follow_user.state. */
+  state: string;
+  user: string[];
+  qr_code: string;
+}
+
 export interface SentMessageRecord {
   msgid: string;
   atMs: number;
@@ -97,6 +112,17 @@ export interface KfSession {
   service_state: 0 | 1 | 2 | 3 | 4;
   lastCustomerMsgAtMs: number;
   sentSinceCustomerMsg: number;
+}
+
+/** A kf/sync_msg page made to fail (admin `kf/page-faults`): refused with an errcode, or answered malformed. */
+export interface KfPageFault {
+  id: number;
+  open_kfid: string;
+  /** Only the page that starts right after this message (its seq); undefined: any page of the account. */
+  afterSeq?: number;
+  mode: 'errcode' | 'malformed';
+  errcode: number;
+  remaining: number;
 }
 
 export interface KfSentMessage {
@@ -276,6 +302,8 @@ export class SandboxState {
   readonly tags = new Map<number, SeedTag>();
   readonly visibleScope: { departments: number[]; users: string[] };
   readonly externalContacts = new Map<string, SeedExternalContact>();
+  /** 联系我 contact ways (externalcontact/add_contact_way), by config_id. */
+  readonly contactWays = new Map<string, ContactWay>();
   readonly kfAccounts = new Map<string, SeedKfAccount>();
   readonly templates = new Map<string, SeedTemplate>();
   readonly media = new Map<string, StoredMedia>();
@@ -303,6 +331,8 @@ export class SandboxState {
   readonly kfSent: KfSentMessage[] = [];
   /** sync_msg tokens handed out in kf_msg_or_event callbacks → expiry (10 minutes). */
   readonly kfTokens = new Map<string, number>();
+  /** Pages of kf/sync_msg made to fail (sandbox/routes/kf.ts). */
+  kfPageFaults: KfPageFault[] = [];
 
   readonly callbacks: CallbackRecord[] = [];
   private callbackSeq = 0;

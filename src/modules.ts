@@ -1,6 +1,12 @@
 import type { Pool } from 'pg';
+import type { Registry } from 'prom-client';
+import { createCandidateDirectory, createCandidatesModule } from './candidates';
+import type { Config } from './config/env';
+import { createConversationsModule } from './conversations';
+import type { Ledger } from './evidence';
 import { createMembersModule } from './members';
 import type { HireLedgerModule } from './platform/module';
+import { createSignalsModule, recruiterFromDirectory } from './signals';
 import type { WecomClient } from './wecom/api';
 
 /**
@@ -13,12 +19,33 @@ import type { WecomClient } from './wecom/api';
 /** What the factories may take from. Each takes only the part it needs. */
 export interface ModuleDeps {
   pool: Pool;
-  wecom: Pick<WecomClient, 'contact'>;
+  wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message'>;
+  /** The ledger's decision path, for work of several decisions per record (a KF pull commits page by page). */
+  ledger: Pick<Ledger, 'transact'>;
+  config: Pick<Config, 'MEDIA_STORE' | 'MEDIA_DIR' | 'MEDIA_MAX_BYTES' | 'MESSAGE_TEXT_MAX_BYTES'>;
+  /** The process's metrics registry; modules keep private ones when absent. */
+  registry?: Registry;
 }
 
 export function createModules(deps: ModuleDeps): HireLedgerModule[] {
+  // One directory for every module that finds candidates: the same rules, the same locks.
+  const candidates = createCandidateDirectory(deps.pool);
   return [
     createMembersModule({ db: deps.pool, directory: deps.wecom.contact }),
-    // createCandidatesModule({ … }), createOffersModule({ … }), … as the domains arrive.
+    createCandidatesModule({ db: deps.pool, contacts: deps.wecom.contact }),
+    createConversationsModule({
+      pool: deps.pool,
+      ledger: deps.ledger,
+      wecom: deps.wecom,
+      directory: candidates,
+      media: {
+        kind: deps.config.MEDIA_STORE,
+        maxBytes: deps.config.MEDIA_MAX_BYTES,
+        ...(deps.config.MEDIA_DIR ? { dir: deps.config.MEDIA_DIR } : {}),
+      },
+      textMaxBytes: deps.config.MESSAGE_TEXT_MAX_BYTES,
+      ...(deps.registry ? { registry: deps.registry } : {}),
+    }),
+    createSignalsModule({ db: deps.pool, messages: deps.wecom.message, recruiterOf: recruiterFromDirectory(candidates) }),
   ];
 }

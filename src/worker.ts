@@ -35,7 +35,7 @@ async function main(): Promise<void> {
     connection: redis,
     prefix: config.QUEUE_PREFIX,
     ledger,
-    modules: createModules({ pool, wecom }),
+    modules: createModules({ pool, wecom, ledger, config, registry: metrics.registry }),
     logger,
     metrics,
   });

@@ -238,6 +238,26 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext): 
     }),
   );
 
+  // A person scans a 联系我 contact way (externalcontact/add_contact_way): they become an external
+  // contact of the way's (first) member, and change_external_contact carries the way's state.
+  app.post('/sandbox/admin/external-contact/add-via-contact-way', async (req, reply) =>
+    respond(req, reply, () => {
+      const body = adminBody(req);
+      const way = state.contactWays.get(str(body, 'config_id'));
+      if (!way) throw new AdminError(404, '联系我配置（config_id）不存在');
+      const userid = str(body, 'userid', false) || way.user[0] || '';
+      if (!way.user.some((u) => u.toLowerCase() === userid.toLowerCase()))
+        throw new AdminError(400, `${userid} 不在该联系我配置中`);
+      return externalContactChange(ctx, {
+        change_type: 'add_external_contact',
+        userid,
+        external_userid: str(body, 'external_userid'),
+        ...(str(body, 'name', false) ? { name: str(body, 'name') } : {}),
+        state: way.state,
+      });
+    }),
+  );
+
   // ---------------------------------------------------------------- approvals
 
   app.get('/sandbox/admin/approvals', async () => ({

@@ -84,8 +84,62 @@ const schema = z.object({
     .string()
     .regex(/^[A-Za-z0-9-]{8,128}$/, 'must be the key= value of the robot webhook URL (8 to 128 letters, digits or -)')
     .optional(),
+  /**
+   * Key of the HMAC-SHA256 under which a phone number or ID number a recruiter enters (to recognise
+   * a re-applicant) is kept (DECISIONS 10): never a plain hash. Optional; without it HireLedger
+   * refuses to store either. A secret: changing it makes earlier entries unmatchable.
+   */
+  CANDIDATE_IDENTIFIER_HMAC_KEY: z.string().min(32, 'must be a random secret of at least 32 characters').optional(),
+  /**
+   * The chat archive (会话内容存档, src/conversations/archive): WeCom's Finance SDK library
+   * (libWeWorkFinanceSdk_C.so, glibc only; shipped by the deployment, WeCom offers no registry).
+   * Unset: the channel is off, and /health and the completeness report say so.
+   */
+  MSGAUDIT_SDK_LIBRARY: z.string().min(1).optional(),
+  /** The chat archive's own Secret (not the app's). Needed when MSGAUDIT_SDK_LIBRARY is set. */
+  MSGAUDIT_SECRET: z.string().min(1).optional(),
+  /** RSA private keys by publickey_ver: a directory of `<ver>.pem` files (or one such file). Needed when MSGAUDIT_SDK_LIBRARY is set. */
+  MSGAUDIT_PRIVATE_KEYS: z.string().min(1).optional(),
+  /** Optional proxy for the SDK (`socks5://host:port` or `http://host:port`) and its `user:pass`. */
+  MSGAUDIT_PROXY: url(['socks5:', 'http:', 'https:']).optional(),
+  MSGAUDIT_PROXY_PASSWORD: z.string().min(1).optional(),
+  /** Seconds between scheduled pulls (msgaudit_notify pulls at once too). WeCom keeps five days. */
+  MSGAUDIT_PULL_INTERVAL_SECONDS: intFrom(30, 86400).default(300),
+  /**
+   * Where conversation media (KF media/get, chat archive files) is kept, content-addressed by
+   * SHA-256 within each candidate (DECISIONS 11): `pg` in PostgreSQL, `fs` in files under MEDIA_DIR.
+   */
+  MEDIA_STORE: z.enum(['fs', 'pg']).default('pg'),
+  /** The directory of MEDIA_STORE=fs (a persistent, backed-up volume). */
+  MEDIA_DIR: z.string().min(1).optional(),
+  /** Largest media object kept; larger ones are recorded as refused, with their size. WeCom's own KF cap is 20 MB (file). */
+  MEDIA_MAX_BYTES: intFrom(1024, 1073741824).default(20971520),
+  /** Largest message text kept in a record, in UTF-8 bytes; longer text is cut there and kept whole as media. */
+  MESSAGE_TEXT_MAX_BYTES: intFrom(256, 1048576).default(16384),
   PG_POOL_MAX: intFrom(1, 200).default(10),
+  /** The worker's statement timeout (PostgreSQL cancels a statement running longer). */
   PG_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(5000),
+  /**
+   * The API's statement timeout. Statements on the callback path take milliseconds and WeCom gives
+   * up after 5 s, so one stuck on a sick database is cancelled long before (RELIABILITY F14). The
+   * pool's client-side query timeout is this plus 500 ms: it ends a query whose connection went
+   * silent, which PostgreSQL cannot cancel because it never sees it (infra/db/pool.ts).
+   */
+  PG_API_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(1000),
+  /** Longest wait for a pooled PostgreSQL connection (a free one, or a new one opened), ms. */
+  PG_CONNECT_TIMEOUT_MS: intFrom(100, 60000).default(1000),
+  /** PostgreSQL ends a session left idle inside a transaction this long (its locks released), ms. */
+  PG_IDLE_IN_TRANSACTION_TIMEOUT_MS: intFrom(1000, 3600000).default(15000),
+  /** Longest wait for a Redis answer on the API's connection, ms (the worker's blocking connection has none). */
+  REDIS_COMMAND_TIMEOUT_MS: intFrom(100, 60000).default(1000),
+  /** Longest wait for a Redis connection to open, ms. */
+  REDIS_CONNECT_TIMEOUT_MS: intFrom(100, 60000).default(2000),
+  /**
+   * A callback whose commit the ledger has not confirmed within this many ms of its arrival is
+   * answered 503, so WeCom (which gives up at 5 s) retries it; a commit that lands later is
+   * matched by the retry's dedupe key and answered 200.
+   */
+  CALLBACK_STORE_TIMEOUT_MS: intFrom(100, 4500).default(2000),
   SHUTDOWN_GRACE_MS: intFrom(0, 600000).default(10000),
 });
 

@@ -21,10 +21,19 @@ const consumer: LedgerConsumer = { accepts: () => false, handle: noop };
 describe('module wiring', () => {
   test('the modules of src/modules.ts wire without conflict', () => {
     // Factories only wire: nothing is called while the modules are built.
-    const modules = createModules({ pool: {} as never, wecom: { contact: {} as never } });
+    const modules = createModules({
+      pool: {} as never,
+      wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never },
+      ledger: {} as never,
+      config: { MEDIA_STORE: 'pg', MEDIA_MAX_BYTES: 1024, MESSAGE_TEXT_MAX_BYTES: 1024 },
+    });
     const combined = combineModules(modules);
-    expect([...combined.callbackTypes]).toEqual([['event.enter_agent', 'members']]);
-    expect([...combined.consumers.keys()].sort()).toEqual(['members.on.event.enter_agent', 'members.profiles']);
+    expect(Object.fromEntries(combined.callbackTypes)).toEqual({
+      'event.enter_agent': 'members',
+      'event.change_external_contact': 'candidates',
+      'event.kf_msg_or_event': 'conversations',
+    });
+    expect(modules.map((m) => m.name)).toEqual(['members', 'candidates', 'conversations', 'signals']);
   });
 
   test('two modules handling one callback type: start-up refused, both named', () => {
