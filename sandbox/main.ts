@@ -8,7 +8,13 @@
  *                           default to the demo corp below when unset
  *   WECOM_CALLBACK_URL      where callbacks go; default http://127.0.0.1:$PORT/wecom/callback (PORT default 3000)
  *   WECOM_SANDBOX_TOKEN_TTL_SECONDS, WECOM_SANDBOX_CALLBACK_TIMEOUT_MS, WECOM_SANDBOX_CALLBACK_RETRIES (optional)
+ *   WECOM_SANDBOX_ARCHIVE_DIR   optional: turns on the chat-archive stand-in. Compiles the Finance SDK
+ *                           stand-in (gcc) to <dir>/lib/libWeWorkFinanceSdk_C.so, keeps the archive in
+ *                           <dir>/data and the private keys in <dir>/keys (the app's MSGAUDIT_* values are printed)
+ *   WECOM_SANDBOX_ARCHIVE_SECRET  the archive's Secret; default a demo one
  */
+import { join, resolve } from 'node:path';
+import { buildFinanceSdkStandIn } from './archive/build';
 import { DEMO_AGENT_ID, DEMO_CORP_ID } from './seed';
 import { createSandbox } from './server';
 
@@ -46,6 +52,19 @@ async function main(): Promise<void> {
   const host = env('WECOM_SANDBOX_HOST') ?? env('HOST') ?? '127.0.0.1';
   const callbackUrl = env('WECOM_CALLBACK_URL') ?? `http://127.0.0.1:${intEnv('PORT', 3000)}/wecom/callback`;
 
+  const archiveDir = env('WECOM_SANDBOX_ARCHIVE_DIR');
+  const archive = archiveDir
+    ? {
+        dir: join(resolve(archiveDir), 'data'),
+        keysDir: join(resolve(archiveDir), 'keys'),
+        secret: env('WECOM_SANDBOX_ARCHIVE_SECRET') ?? 'HireLedgerSandboxArchiveSecret',
+        library: await buildFinanceSdkStandIn({
+          outDir: join(resolve(archiveDir), 'lib'),
+          dataDir: join(resolve(archiveDir), 'data'),
+        }),
+      }
+    : undefined;
+
   const sandbox = await createSandbox({
     port,
     host,
@@ -59,7 +78,9 @@ async function main(): Promise<void> {
     callbackTimeoutMs: intEnv('WECOM_SANDBOX_CALLBACK_TIMEOUT_MS', 5000),
     callbackRetries: intEnv('WECOM_SANDBOX_CALLBACK_RETRIES', 3),
     logger: env('LOG_LEVEL') === 'debug' || env('LOG_LEVEL') === 'trace',
+    ...(archive ? { archive: { dir: archive.dir, keysDir: archive.keysDir, secret: archive.secret } } : {}),
   });
+  if (sandbox.archive && sandbox.archive.keyVersion === null) sandbox.archive.rotateKey();
 
   const out = process.stdout;
   out.write(`企业微信沙箱已启动 / WeCom sandbox listening on ${host}:${sandbox.port}\n`);
@@ -71,6 +92,12 @@ async function main(): Promise<void> {
   );
   out.write(`  回调地址 callbacks →         ${callbackUrl}\n`);
   out.write(`  CorpID ${corpId} · AgentID ${agentId}\n`);
+  if (archive) {
+    out.write(`  会话内容存档 chat archive:    POST ${sandbox.url}/sandbox/admin/archive/text {from,to,content}\n`);
+    out.write(
+      `    The app: MSGAUDIT_SDK_LIBRARY=${archive.library} MSGAUDIT_SECRET=${archive.secret} MSGAUDIT_PRIVATE_KEYS=${archive.keysDir}\n`,
+    );
+  }
   if (defaulted.length > 0) {
     out.write(`  使用演示默认值 (not set, demo defaults used): ${defaulted.join(', ')}\n`);
     out.write(

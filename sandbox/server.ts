@@ -21,6 +21,8 @@ import {
 } from './actions';
 import { CallbackDispatcher } from './callbacks';
 import { errorBody, WecomApiError } from './errors';
+import { MSGAUDIT_AGENT_ID, msgauditNotifyXml, notifier, registerArchiveRoutes } from './archive/routes';
+import { ArchiveStandIn } from './archive/writer';
 import { registerAdminRoutes } from './routes/admin';
 import { registerAppchatRoutes } from './routes/appchat';
 import { registerAuthRoutes } from './routes/auth';
@@ -68,6 +70,11 @@ export interface SandboxOptions {
   spSeqStart?: (day: string) => number;
   /** Fastify request logging; default false. */
   logger?: boolean;
+  /**
+   * The chat archive (会话内容存档) stand-in: where the Finance SDK stand-in library
+   * (sandbox/archive/build.ts) reads, and the archive's Secret. Off when unset.
+   */
+  archive?: { dir: string; secret: string; keysDir?: string };
 }
 
 export interface Sandbox {
@@ -76,6 +83,8 @@ export interface Sandbox {
   port: number;
   state: SandboxState;
   app: FastifyInstance;
+  /** The chat archive the Finance SDK stand-in serves, when `archive` was given. */
+  archive?: ArchiveStandIn;
   close(): Promise<void>;
   /** Encrypts, signs and POSTs an arbitrary plaintext XML to the callback URL (with retries). */
   deliverCallback(
@@ -187,6 +196,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerAppchatRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerPageRoutes(app, ctx);
+  const archive = options.archive ? new ArchiveStandIn({ corpId: options.corpId, ...options.archive }) : undefined;
+  const archiveNotify = notifier(() => {
+    dispatcher.dispatch('raw', msgauditNotifyXml(options.corpId), MSGAUDIT_AGENT_ID, '会话内容存档有新消息 (msgaudit_notify)');
+  });
+  if (archive) registerArchiveRoutes(app, archive, () => archiveNotify.poke());
 
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address() as AddressInfo;
@@ -199,9 +213,11 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
     port: address.port,
     state,
     app,
+    ...(archive ? { archive } : {}),
     async close() {
       if (closed) return;
       closed = true;
+      archiveNotify.stop();
       dispatcher.shutdown();
       await dispatcher.idle();
       await app.close();
