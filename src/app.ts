@@ -7,6 +7,7 @@ import type { Config } from './config/env';
 import { checkpointOrigin, createLedger, latestCheckpoint, type Ledger } from './evidence';
 import type { QueueSet } from './jobs/queues';
 import { combineModules } from './jobs/registry';
+import { archiveChannelHealth } from './conversations';
 import { checkHealth } from './observability/health';
 import type { Logger } from './observability/logger';
 import { createMetrics, type Metrics } from './observability/metrics';
@@ -90,7 +91,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
   for (const { routes } of modules.routes) await server.register(routes);
 
   server.get('/health', async (_req, reply) => {
-    const report = await checkHealth(deps);
+    const report = await checkHealth({ ...deps, channels: { archive: () => archiveChannelHealth(deps.config, deps.pool) } });
     return reply.code(report.status === 'ok' ? 200 : 503).send(report);
   });
 

@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { Registry } from 'prom-client';
 import { createCandidateDirectory, createCandidatesModule } from './candidates';
 import type { Config } from './config/env';
-import { createConversationsModule } from './conversations';
+import { createArchiveChannel, createConversationsModule } from './conversations';
 import type { Ledger } from './evidence';
 import { createMembersModule } from './members';
 import type { HireLedgerModule } from './platform/module';
@@ -22,7 +22,20 @@ export interface ModuleDeps {
   wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message'>;
   /** The ledger's decision path, for work of several decisions per record (a KF pull commits page by page). */
   ledger: Pick<Ledger, 'transact'>;
-  config: Pick<Config, 'MEDIA_STORE' | 'MEDIA_DIR' | 'MEDIA_MAX_BYTES' | 'MESSAGE_TEXT_MAX_BYTES'>;
+  config: Pick<
+    Config,
+    | 'WECOM_CORP_ID'
+    | 'MEDIA_STORE'
+    | 'MEDIA_DIR'
+    | 'MEDIA_MAX_BYTES'
+    | 'MESSAGE_TEXT_MAX_BYTES'
+    | 'MSGAUDIT_SDK_LIBRARY'
+    | 'MSGAUDIT_SECRET'
+    | 'MSGAUDIT_PRIVATE_KEYS'
+    | 'MSGAUDIT_PROXY'
+    | 'MSGAUDIT_PROXY_PASSWORD'
+    | 'MSGAUDIT_PULL_INTERVAL_SECONDS'
+  >;
   /** The process's metrics registry; modules keep private ones when absent. */
   registry?: Registry;
 }
@@ -30,22 +43,33 @@ export interface ModuleDeps {
 export function createModules(deps: ModuleDeps): HireLedgerModule[] {
   // One directory for every module that finds candidates: the same rules, the same locks.
   const candidates = createCandidateDirectory(deps.pool);
+  const conversations = createConversationsModule({
+    pool: deps.pool,
+    ledger: deps.ledger,
+    wecom: deps.wecom,
+    directory: candidates,
+    media: {
+      kind: deps.config.MEDIA_STORE,
+      maxBytes: deps.config.MEDIA_MAX_BYTES,
+      ...(deps.config.MEDIA_DIR ? { dir: deps.config.MEDIA_DIR } : {}),
+    },
+    textMaxBytes: deps.config.MESSAGE_TEXT_MAX_BYTES,
+    ...(deps.registry ? { registry: deps.registry } : {}),
+  });
+  // The chat archive (会话内容存档): a module of its own, contributing nothing while MSGAUDIT_SDK_LIBRARY is unset.
+  const archive = createArchiveChannel({
+    config: deps.config,
+    db: deps.pool,
+    ledger: deps.ledger,
+    directory: candidates,
+    metrics: conversations.metrics,
+    mediaStore: conversations.mediaStore,
+  });
   return [
     createMembersModule({ db: deps.pool, directory: deps.wecom.contact }),
     createCandidatesModule({ db: deps.pool, contacts: deps.wecom.contact }),
-    createConversationsModule({
-      pool: deps.pool,
-      ledger: deps.ledger,
-      wecom: deps.wecom,
-      directory: candidates,
-      media: {
-        kind: deps.config.MEDIA_STORE,
-        maxBytes: deps.config.MEDIA_MAX_BYTES,
-        ...(deps.config.MEDIA_DIR ? { dir: deps.config.MEDIA_DIR } : {}),
-      },
-      textMaxBytes: deps.config.MESSAGE_TEXT_MAX_BYTES,
-      ...(deps.registry ? { registry: deps.registry } : {}),
-    }),
+    conversations,
+    archive.module,
     createSignalsModule({ db: deps.pool, messages: deps.wecom.message, recruiterOf: recruiterFromDirectory(candidates) }),
   ];
 }

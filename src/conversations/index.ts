@@ -180,3 +180,11 @@ export {
   type ConversationMessagePayload,
   type ConversationRole,
 } from './names';
+
+export {
+  archiveChannelHealth,
+  archiveChannelStatus,
+  createArchiveChannel,
+  type ArchiveChannel,
+  type ArchiveConfig,
+} from './archive';

@@ -5,7 +5,15 @@ import type { QueueSet } from '../jobs/queues';
 export interface HealthReport {
   status: 'ok' | 'degraded';
   checks: Record<string, { ok: boolean; detail?: string; latencyMs?: number }>;
+  /**
+   * Capture channels (e.g. `archive`, the chat archive): on, off or failing, said plainly. Shown,
+   * never counted in `status`: a channel WeCom refuses must not take the API out of service.
+   */
+  channels?: Record<string, { ok: boolean; detail: string }>;
 }
+
+/** A channel's own report for /health (e.g. archiveChannelHealth of src/conversations/archive). */
+export type ChannelHealthCheck = () => Promise<{ ok: boolean; detail: string }>;
 
 const TIMEOUT_MS = 1500;
 
@@ -18,7 +26,12 @@ function withTimeout<T>(p: Promise<T>, what: string): Promise<T> {
 }
 
 /** Asks PostgreSQL, Redis and each queue; a check that does not answer in time counts as down. */
-export async function checkHealth(deps: { pool: Pool; redis: Redis; queues: QueueSet }): Promise<HealthReport> {
+export async function checkHealth(deps: {
+  pool: Pool;
+  redis: Redis;
+  queues: QueueSet;
+  channels?: Record<string, ChannelHealthCheck>;
+}): Promise<HealthReport> {
   const checks: HealthReport['checks'] = {};
   const run = async (name: string, fn: () => Promise<string | undefined>) => {
     const started = performance.now();
@@ -45,5 +58,17 @@ export async function checkHealth(deps: { pool: Pool; redis: Redis; queues: Queu
       }),
     ),
   ]);
-  return { status: Object.values(checks).every((c) => c.ok) ? 'ok' : 'degraded', checks };
+  const status = Object.values(checks).every((c) => c.ok) ? 'ok' : 'degraded';
+  if (!deps.channels) return { status, checks };
+  const channels: NonNullable<HealthReport['channels']> = {};
+  await Promise.all(
+    Object.entries(deps.channels).map(async ([name, check]) => {
+      try {
+        channels[name] = await withTimeout(check(), `channel ${name}`);
+      } catch (err) {
+        channels[name] = { ok: false, detail: (err as Error).message };
+      }
+    }),
+  );
+  return { status, checks, channels };
 }

@@ -25,7 +25,13 @@ describe('module wiring', () => {
       pool: {} as never,
       wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never },
       ledger: {} as never,
-      config: { MEDIA_STORE: 'pg', MEDIA_MAX_BYTES: 1024, MESSAGE_TEXT_MAX_BYTES: 1024 },
+      config: {
+        WECOM_CORP_ID: 'ww0000000000000000',
+        MEDIA_STORE: 'pg',
+        MEDIA_MAX_BYTES: 1024,
+        MESSAGE_TEXT_MAX_BYTES: 1024,
+        MSGAUDIT_PULL_INTERVAL_SECONDS: 300,
+      },
     });
     const combined = combineModules(modules);
     expect(Object.fromEntries(combined.callbackTypes)).toEqual({
@@ -33,7 +39,7 @@ describe('module wiring', () => {
       'event.change_external_contact': 'candidates',
       'event.kf_msg_or_event': 'conversations',
     });
-    expect(modules.map((m) => m.name)).toEqual(['members', 'candidates', 'conversations', 'signals']);
+    expect(modules.map((m) => m.name)).toEqual(['members', 'candidates', 'conversations', 'conversations-archive', 'signals']);
   });
 
   test('two modules handling one callback type: start-up refused, both named', () => {
