@@ -46,3 +46,14 @@ export {
 export { loadSigningKey, SigningKeyError, type SigningKey } from './signing-key';
 export type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
 export { verifyLedger, type TreeHead, type VerifyReport, type VerifyProblem } from './verify';
+export {
+  readRecordsChecked,
+  readStreamChecked,
+  readStreamKinds,
+  verifyStream,
+  type CheckedRecord,
+  type RecordsRead,
+  type StreamRead,
+  type StreamReadOptions,
+  type StreamVerifyReport,
+} from './stream-verify';

@@ -1,0 +1,76 @@
+import { loadDotEnvOnce } from '../src/config/dotenv';
+import { parseArgs } from 'node:util';
+import { Pool } from 'pg';
+import { createCandidateDirectory } from '../src/candidates';
+import { loadConfig, type Config } from '../src/config/env';
+import { ARCHIVE_STREAMS, archiveChannelStatus } from '../src/conversations/archive';
+import { completenessReport, resolveCandidate, type ChannelStatus } from '../src/timeline';
+
+/**
+ * `npm run candidate:completeness -- <external_userid | cd_…> [--verify]`
+ *
+ * Prints one JSON document: which messages HireLedger holds for the candidate, from which channel,
+ * over which records and times, and every gap, unreadable item, failed media and consent change
+ * that may concern them, with each channel's status as this deployment's configuration gives it
+ * (src/timeline/completeness.ts). A legal export includes it. --verify re-verifies every record the
+ * report rests on.
+ *
+ * Reads the whole configuration (the chat archive's status comes from MSGAUDIT_*). The
+ * external_userid is WeCom's, exact, looked up in this corp and never printed. Exit 0 when the
+ * report is complete, 3 when it names something missing (or a channel that is off), 2 when
+ * verification found a problem, 1 when it could not run.
+ */
+const USAGE = 'usage: npm run candidate:completeness -- <external_userid|cd_id> [--verify]\n';
+
+/** Each channel's status in this deployment. */
+export function channelStatuses(config: Config): { kf: ChannelStatus; archive: ChannelStatus } {
+  const archive = archiveChannelStatus(config);
+  return {
+    // The KF channel needs nothing beyond the app's own credentials: it runs wherever the worker
+    // runs the conversations module (kf_msg_or_event pulls at once, a sweep every 5 minutes).
+    kf: { state: 'on', detail: '微信客服通道随 worker 运行：回调触发拉取，并定时同步' },
+    // A misconfigured archive stops the worker from starting: nothing is captured, so it is off.
+    archive: { state: archive.state === 'on' ? 'on' : 'off', detail: archive.detail },
+  };
+}
+
+async function main(): Promise<number> {
+  loadDotEnvOnce();
+  const { values, positionals } = parseArgs({
+    options: { verify: { type: 'boolean' }, help: { type: 'boolean', short: 'h' } },
+    strict: true,
+    allowPositionals: true,
+  });
+  if (values.help) {
+    process.stdout.write(USAGE);
+    return 0;
+  }
+  if (positionals.length !== 1) throw new Error('name one candidate: an external_userid or a cd_ id');
+  const config = loadConfig();
+  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  pool.on('error', () => undefined);
+  try {
+    const candidate = await resolveCandidate(createCandidateDirectory(pool), config.WECOM_CORP_ID, positionals[0] as string);
+    if (!candidate) throw new Error('未找到该候选人（本企业没有这个 external_userid 或候选人 id）');
+    const report = await completenessReport(pool, candidate, {
+      channels: channelStatuses(config),
+      sharedStreams: [ARCHIVE_STREAMS.corp(config.WECOM_CORP_ID)],
+      verify: values.verify === true,
+    });
+    process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+    if (report.verification && !report.verification.ok) return 2;
+    return report.complete ? 0 : 3;
+  } finally {
+    await pool.end();
+  }
+}
+
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`candidate:completeness: ${(err as Error).message}\n${USAGE}`);
+      process.exit(1);
+    },
+  );
+}
