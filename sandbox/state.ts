@@ -326,7 +326,13 @@ export class SandboxState {
   readonly deliveryTimes = new Map<string, number[]>();
 
   readonly kfMessages: KfStoredMessage[] = [];
-  private kfSeq = 0;
+  /**
+   * Position of the last KF message, behind sync_msg's opaque cursor. It starts from the wall clock
+   * (µs), as WeCom's cursor outlives any one process: a cursor an app stored against an earlier
+   * sandbox (the demo run again on the same database) then points before this sandbox's messages
+   * instead of past them, so a re-run's conversation is pulled, not skipped.
+   */
+  private kfSeq = Date.now() * 1000;
   readonly kfSessions = new Map<string, KfSession>();
   readonly kfSent: KfSentMessage[] = [];
   /** sync_msg tokens handed out in kf_msg_or_event callbacks → expiry (10 minutes). */

@@ -2,7 +2,6 @@ import { loadDotEnvOnce } from '../src/config/dotenv';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { createCandidateDirectory } from '../src/candidates';
-import { loadConfig, type Config } from '../src/config/env';
 import { ARCHIVE_STREAMS, archiveChannelStatus } from '../src/conversations/archive';
 import { completenessReport, resolveCandidate, type ChannelStatus } from '../src/timeline';
 
@@ -15,7 +14,7 @@ import { completenessReport, resolveCandidate, type ChannelStatus } from '../src
  * (src/timeline/completeness.ts). A legal export includes it. --verify re-verifies every record the
  * report rests on.
  *
- * Reads the whole configuration (the chat archive's status comes from MSGAUDIT_*). The
+ * Reads DATABASE_URL, WECOM_CORP_ID and the chat archive's MSGAUDIT_* (its status). The
  * external_userid is WeCom's, exact, looked up in this corp and never printed. Exit 0 when the
  * report is complete, 3 when it names something missing (or a channel that is off), 2 when
  * verification found a problem, 1 when it could not run.
@@ -23,7 +22,7 @@ import { completenessReport, resolveCandidate, type ChannelStatus } from '../src
 const USAGE = 'usage: npm run candidate:completeness -- <external_userid|cd_id> [--verify]\n';
 
 /** Each channel's status in this deployment. */
-export function channelStatuses(config: Config): { kf: ChannelStatus; archive: ChannelStatus } {
+export function channelStatuses(config: ArchiveSettings): { kf: ChannelStatus; archive: ChannelStatus } {
   const archive = archiveChannelStatus(config);
   return {
     // The KF channel needs nothing beyond the app's own credentials: it runs wherever the worker
@@ -32,6 +31,23 @@ export function channelStatuses(config: Config): { kf: ChannelStatus; archive: C
     // A misconfigured archive stops the worker from starting: nothing is captured, so it is off.
     archive: { state: archive.state === 'on' ? 'on' : 'off', detail: archive.detail },
   };
+}
+
+type ArchiveSettings = Parameters<typeof archiveChannelStatus>[0];
+
+/** The variables this command reads: what the report rests on, not the whole service's configuration. */
+function settings(): { databaseUrl: string; corpId: string; archive: ArchiveSettings } {
+  const env = (name: string): string | undefined => process.env[name] || undefined;
+  const databaseUrl = env('DATABASE_URL');
+  if (!databaseUrl) throw new Error('DATABASE_URL is required but not set');
+  const corpId = env('WECOM_CORP_ID');
+  if (!corpId) throw new Error('WECOM_CORP_ID is required but not set');
+  const archive: { -readonly [K in keyof ArchiveSettings]: ArchiveSettings[K] } = {};
+  for (const name of ['MSGAUDIT_SDK_LIBRARY', 'MSGAUDIT_SECRET', 'MSGAUDIT_PRIVATE_KEYS'] as const) {
+    const value = env(name);
+    if (value !== undefined) archive[name] = value;
+  }
+  return { databaseUrl, corpId, archive };
 }
 
 async function main(): Promise<number> {
@@ -46,15 +62,15 @@ async function main(): Promise<number> {
     return 0;
   }
   if (positionals.length !== 1) throw new Error('name one candidate: an external_userid or a cd_ id');
-  const config = loadConfig();
-  const pool = new Pool({ connectionString: config.DATABASE_URL, max: 2 });
+  const config = settings();
+  const pool = new Pool({ connectionString: config.databaseUrl, max: 2 });
   pool.on('error', () => undefined);
   try {
-    const candidate = await resolveCandidate(createCandidateDirectory(pool), config.WECOM_CORP_ID, positionals[0] as string);
+    const candidate = await resolveCandidate(createCandidateDirectory(pool), config.corpId, positionals[0] as string);
     if (!candidate) throw new Error('未找到该候选人（本企业没有这个 external_userid 或候选人 id）');
     const report = await completenessReport(pool, candidate, {
-      channels: channelStatuses(config),
-      sharedStreams: [ARCHIVE_STREAMS.corp(config.WECOM_CORP_ID)],
+      channels: channelStatuses(config.archive),
+      sharedStreams: [ARCHIVE_STREAMS.corp(config.corpId)],
       verify: values.verify === true,
     });
     process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);

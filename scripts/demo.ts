@@ -380,6 +380,21 @@ async function main(): Promise<void> {
     { idempotencyKey: `demo-${RUN_ID}-approval-reminder` },
   );
   await sandbox.idle();
+  // Their conversations in 微信客服: the worker pulls them into each candidate's timeline, flags the
+  // hesitation, the resignation before approval and the recruiter's over-promise, and alerts 张敏.
+  await a.kfInbound({ external_userid: 'wmCandChenChen0001', content: '我再考虑一下，薪资能否再谈？另一家给到28K' }).delivered;
+  await a.kfInbound({
+    external_userid: 'wmCandChenChen0001',
+    origin: 5,
+    servicer_userid: 'zhangmin',
+    content: '放心，你肯定被录用了，可以先辞职',
+  }).delivered;
+  // 林晓 is 张敏's contact too: she is her recruiter, the one told when 林晓 says she has resigned.
+  await a.externalContactChange({ change_type: 'add_external_contact', userid: 'zhangmin', external_userid: 'wmCandLinXiao0002' })
+    .delivered;
+  await sandbox.idle();
+  await a.kfInbound({ external_userid: 'wmCandLinXiao0002', content: '我这边已经辞职了，offer什么时候能下来' }).delivered;
+  await sandbox.idle();
   // The first approver acts on 陈晨's offer: the watcher prints it once the callback is in the ledger.
   await a.approve(spChen, 'liqiang', '同意。候选人还在犹豫，月薪可在 27K 以内再谈。').delivered;
   await sandbox.idle();
@@ -408,8 +423,12 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
   证据账本 evidence:   ${report.records} 条记录 / ${report.streams} 个流, ${report.ok ? '校验通过 verified' : `校验失败 ${report.firstProblem?.detail}`}
                        DATABASE_URL=${redactUrl(DATABASE_URL)} npm run evidence:verify
 
+  微信客服会话 KF:     在控制台「微信客服会话」以候选人或招聘者身份输入，几秒内进入候选人时间线并标记风险信号
+  候选人时间线:        DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run candidate:timeline -- wmCandChenChen0001
+  完整性报告:          DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run candidate:completeness -- wmCandChenChen0001
+
   角色: 招聘官 张敏 zhangmin · 用人经理 李强 liqiang · HRBP 王芳 wangfang · 法务 赵磊 zhaolei
-  候选人: 陈晨（犹豫：「我再考虑一下」「薪资能否再谈」）· 林晓（offer 审批前已离职）
+  候选人: 陈晨（犹豫：「我再考虑一下」「薪资能否再谈」；张敏称「你肯定被录用了，可以先辞职」）· 林晓（offer 审批前已离职）
 
 按 Ctrl+C 停止 / Ctrl+C stops everything.`);
 }
