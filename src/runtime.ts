@@ -2,9 +2,9 @@ import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
 import type { Config } from './config/env';
 import { isUnreachable, maskUrl, unreachable } from './config/services';
-import { assertDurableCommits, createPool } from './infra/db/pool';
+import { assertDurableCommits, createPool, poolOptionsFromConfig } from './infra/db/pool';
 import { checkDatabaseRole } from './infra/db/roles';
-import { assertNoEviction, createRedis } from './infra/redis';
+import { assertNoEviction, createRedis, redisTimeoutsFromConfig } from './infra/redis';
 import type { Logger } from './observability/logger';
 
 /**
@@ -17,15 +17,9 @@ export async function openConnections(
   kind: 'api' | 'worker',
   logger: Logger,
 ): Promise<{ pool: Pool; redis: Redis }> {
-  const pool = createPool(
-    {
-      connectionString: config.DATABASE_URL,
-      max: config.PG_POOL_MAX,
-      statementTimeoutMs: config.PG_STATEMENT_TIMEOUT_MS,
-      applicationName: `hireledger-${kind}`,
-    },
-    logger,
-  );
+  // Statement, connect and idle-in-transaction timeouts (RELIABILITY F14): the API's are short, so a
+  // sick database makes callbacks fail fast (503, WeCom retries) instead of piling up.
+  const pool = createPool(poolOptionsFromConfig(config, kind), logger);
   try {
     await checkDatabaseRole(pool, config.NODE_ENV, logger);
     await assertDurableCommits(pool);
@@ -35,7 +29,7 @@ export async function openConnections(
     if (isUnreachable(err)) throw unreachable('PostgreSQL', 'DATABASE_URL', config.DATABASE_URL, err);
     throw err;
   }
-  const redis = createRedis(config.REDIS_URL, kind === 'api' ? 'producer' : 'worker', logger);
+  const redis = createRedis(config.REDIS_URL, kind === 'api' ? 'producer' : 'worker', logger, redisTimeoutsFromConfig(config));
   const where = `${maskUrl(config.REDIS_URL)} (REDIS_URL)`;
   let lastError: unknown = new Error('no answer');
   redis.on('error', (err) => (lastError = err));

@@ -24,6 +24,12 @@ export function createMetrics() {
       labelNames: ['reason'] as const,
       registers: [registry],
     }),
+    callbackStorageFailures: new Counter({
+      name: 'hireledger_wecom_callback_storage_failures_total',
+      help: 'Verified WeCom callbacks answered 503 because they could not be stored (WeCom retries them), by reason: disk_full, unavailable, timeout, resources, other. Alert on any increase.',
+      labelNames: ['reason'] as const,
+      registers: [registry],
+    }),
     callbackDuration: new Histogram({
       name: 'hireledger_wecom_callback_duration_seconds',
       help: 'Time from request to durable acknowledgement',
