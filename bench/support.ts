@@ -71,15 +71,26 @@ export interface BenchApi {
   stop(): Promise<void>;
 }
 
+/** What startBenchApi takes. */
+export interface BenchApiOptions {
+  /** 'ignore' sends the API's log to /dev/null: it still writes its lines, so their cost is measured. */
+  stdout?: 'inherit' | 'ignore';
+  /** The API's LOG_LEVEL; `undefined` leaves it to the app's default (info). Default: warn. */
+  logLevel?: string | undefined;
+}
+
 /**
  * A scratch database, migrated, and the API (src/main.ts) on it as its own process: in production
  * mode, so connected as the tests' least-privileged login (TEST_APP_ROLE), as production connects.
  * App settings in this process's environment (EVIDENCE_BATCH_MAX, PG_POOL_MAX, …) reach the API.
- * `stdout: 'ignore'` sends the API's log to /dev/null (a benchmark of rejections logs one line each).
+ * `env` is the environment the API was given, for a baseline server started beside it.
  */
-export async function startBenchApi(extraArgs: string[] = [], opts: { stdout?: 'inherit' | 'ignore' } = {}): Promise<BenchApi> {
+export async function startBenchApi(
+  extraArgs: string[] = [],
+  opts: BenchApiOptions = {},
+): Promise<BenchApi & { env: Record<string, string> }> {
   const db = `hireledger_bench_${randomBytes(3).toString('hex')}`;
-  const port = 3900 + Math.floor(Math.random() * 90);
+  const port = freePort();
   const admin = new Client({ connectionString: BASE_DATABASE_URL });
   await admin.connect();
   await ensureTestAppRole(admin);
@@ -94,26 +105,61 @@ export async function startBenchApi(extraArgs: string[] = [], opts: { stdout?: '
   };
   try {
     await migrate(databaseUrl(db));
-    child = spawn(process.execPath, [...extraArgs, '--import', 'tsx', join(__dirname, '..', 'src', 'main.ts')], {
-      env: {
-        ...process.env,
-        ...testEnv({
-          NODE_ENV: 'production',
-          LOG_LEVEL: 'warn',
-          DATABASE_URL: databaseUrl(db, { user: TEST_APP_ROLE }),
-          PORT: String(port),
-          QUEUE_PREFIX: `bench_${db}`,
-        }),
-      },
-      // 'ignore': the API still writes its log lines (their cost is measured), to /dev/null.
-      stdio: ['ignore', opts.stdout ?? 'inherit', 'inherit'],
-    });
+    const env = {
+      ...process.env,
+      ...testEnv({
+        NODE_ENV: 'production',
+        LOG_LEVEL: 'logLevel' in opts ? opts.logLevel : 'warn',
+        DATABASE_URL: databaseUrl(db, { user: TEST_APP_ROLE }),
+        PORT: String(port),
+        QUEUE_PREFIX: `bench_${db}`,
+      }),
+    } as Record<string, string>;
+    child = spawnTs(join(__dirname, '..', 'src', 'main.ts'), extraArgs, env, opts.stdout ?? 'inherit');
     await waitHealthy(port);
-    return { port, db, child, stop };
+    return { port, db, child, stop, env };
   } catch (err) {
     await stop();
     throw err;
   }
+}
+
+/**
+ * The bare Fastify route (bench/bare-server.ts) as its own process, with the API's environment
+ * (`env` of startBenchApi) on a port of its own: the baseline the callback path is compared with.
+ */
+export async function startBareServer(
+  env: Record<string, string>,
+  opts: { stdout?: 'inherit' | 'ignore' } = {},
+): Promise<{ port: number; child: ChildProcess; stop(): Promise<void> }> {
+  const port = freePort();
+  const child = spawnTs(join(__dirname, 'bare-server.ts'), [], { ...env, PORT: String(port) }, opts.stdout ?? 'inherit');
+  const stop = async () => {
+    child.kill('SIGTERM');
+    await new Promise((r) => setTimeout(r, 500));
+  };
+  try {
+    await waitHealthy(port);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return { port, child, stop };
+}
+
+let lastPort = 3900 + Math.floor(Math.random() * 90);
+/** A port for a child server (a fixed range, so a benchmark's servers are easy to spot). */
+function freePort(): number {
+  lastPort = lastPort >= 3989 ? 3900 : lastPort + 1;
+  return lastPort;
+}
+
+function spawnTs(script: string, nodeArgs: string[], env: Record<string, string>, stdout: 'inherit' | 'ignore'): ChildProcess {
+  return spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
+    env,
+    // 'ignore': the process still writes its log lines (their cost is measured), to /dev/null.
+    stdio: ['ignore', stdout, 'inherit'],
+  });
 }
 
 async function waitHealthy(port: number): Promise<void> {

@@ -79,6 +79,7 @@ export async function buildApp(deps: AppDeps): Promise<App> {
         previousEncodingAesKey: config.WECOM_ENCODING_AES_KEY_PREVIOUS,
         maxSkewSeconds: config.WECOM_CALLBACK_MAX_SKEW_SECONDS,
         bodyLimitBytes: config.CALLBACK_BODY_LIMIT_BYTES,
+        storeTimeoutMs: config.CALLBACK_STORE_TIMEOUT_MS,
       },
       ledger,
       externalContacts: createExternalContactIds(deps.pool),

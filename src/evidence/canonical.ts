@@ -25,43 +25,77 @@ export class CanonicalError extends Error {
 export const MAX_DEPTH = 128;
 
 export function canonicalize(value: unknown): string {
-  return encode(value, '$', 0);
+  try {
+    return encode(value, 0);
+  } catch (err) {
+    if (err instanceof Refusal) throw new CanonicalError(`$${err.path.reverse().join('')}`, err.reason);
+    throw err;
+  }
 }
 
-function encode(value: unknown, path: string, depth: number): string {
+/**
+ * A refusal on its way out of the recursion: the path is collected while unwinding (innermost step
+ * first), so that the encoding of what is accepted, the common case, builds no path strings at all.
+ */
+class Refusal extends Error {
+  readonly path: string[] = [];
+  constructor(readonly reason: string) {
+    super(reason);
+  }
+}
+
+function at(err: unknown, step: string): unknown {
+  if (err instanceof Refusal) err.path.push(step);
+  return err;
+}
+
+function encode(value: unknown, depth: number): string {
   if (value === null) return 'null';
-  if (depth > MAX_DEPTH) throw new CanonicalError(path, `nesting deeper than ${MAX_DEPTH} levels`);
+  if (depth > MAX_DEPTH) throw new Refusal(`nesting deeper than ${MAX_DEPTH} levels`);
   switch (typeof value) {
     case 'string':
-      if (value.includes('\u0000')) throw new CanonicalError(path, 'strings may not contain U+0000');
-      if (!value.isWellFormed()) throw new CanonicalError(path, 'strings must be well-formed UTF-16');
+      if (value.includes('\u0000')) throw new Refusal('strings may not contain U+0000');
+      if (!value.isWellFormed()) throw new Refusal('strings must be well-formed UTF-16');
       return JSON.stringify(value);
     case 'boolean':
       return value ? 'true' : 'false';
     case 'number':
-      if (!Number.isSafeInteger(value))
-        throw new CanonicalError(path, 'only safe integers are allowed; store other numbers as strings');
+      if (!Number.isSafeInteger(value)) throw new Refusal('only safe integers are allowed; store other numbers as strings');
       return JSON.stringify(value);
     case 'object': {
-      if (Array.isArray(value)) return `[${value.map((v, i) => encode(v, `${path}[${i}]`, depth + 1)).join(',')}]`;
-      const proto = Object.getPrototypeOf(value) as unknown;
-      if (proto !== Object.prototype && proto !== null) throw new CanonicalError(path, 'only plain objects are allowed');
-      const obj = value as Record<string, unknown>;
-      const keys = Object.keys(obj).sort(compareUtf16);
-      const parts: string[] = [];
-      for (const key of keys) {
-        if (obj[key] === undefined) throw new CanonicalError(`${path}.${key}`, 'undefined is not JSON');
-        if (key.includes('\u0000')) throw new CanonicalError(path, 'keys may not contain U+0000');
-        parts.push(`${JSON.stringify(key)}:${encode(obj[key], `${path}.${key}`, depth + 1)}`);
+      if (Array.isArray(value)) {
+        let out = '[';
+        for (let i = 0; i < value.length; i++) {
+          if (i > 0) out += ',';
+          try {
+            out += encode(value[i], depth + 1);
+          } catch (err) {
+            throw at(err, `[${i}]`);
+          }
+        }
+        return `${out}]`;
       }
-      return `{${parts.join(',')}}`;
+      const proto = Object.getPrototypeOf(value) as unknown;
+      if (proto !== Object.prototype && proto !== null) throw new Refusal('only plain objects are allowed');
+      const obj = value as Record<string, unknown>;
+      // Array.prototype.sort without a comparator orders strings by UTF-16 code units (RFC 8785 §3.2.3).
+      const keys = Object.keys(obj).sort();
+      let out = '{';
+      for (let i = 0; i < keys.length; i++) {
+        const key = keys[i] as string;
+        const v = obj[key];
+        if (v === undefined) throw at(new Refusal('undefined is not JSON'), `.${key}`);
+        if (key.includes('\u0000')) throw new Refusal('keys may not contain U+0000');
+        if (i > 0) out += ',';
+        try {
+          out += `${JSON.stringify(key)}:${encode(v, depth + 1)}`;
+        } catch (err) {
+          throw at(err, `.${key}`);
+        }
+      }
+      return `${out}}`;
     }
     default:
-      throw new CanonicalError(path, `${typeof value} is not JSON`);
+      throw new Refusal(`${typeof value} is not JSON`);
   }
-}
-
-/** RFC 8785 §3.2.3: sort by UTF-16 code units, which is what plain string comparison does in JS. */
-function compareUtf16(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
 }

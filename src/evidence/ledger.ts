@@ -349,10 +349,13 @@ async function appendLocked(
   }
   // BEGIN and the lock in one message (simple protocol, no parameters). The lookup is sent right
   // behind it; PostgreSQL runs it only once the lock is held, with a snapshot taken then.
+  // evidence_append() selects only the batch's own rows and nodes (migration 1764547200005), so its
+  // cached plans stay cheap however large the ledger grows (test/evidence/append-cost.test.ts).
   const lockSql = 'SELECT last_seq, last_recorded_at, now FROM evidence_lock()';
-  const lockQuery = options.inTransaction
-    ? client.query(lockSql).then((r) => [r, r] as const)
-    : client.query(`BEGIN; ${lockSql}`);
+  // A message of several statements answers one result per statement, one of a single statement just that.
+  const lockQuery = (options.inTransaction ? client.query(lockSql) : client.query(`BEGIN; ${lockSql}`)).then(
+    (r: QueryResult | QueryResult[]) => (Array.isArray(r) ? r : [r]),
+  );
   const knownQuery = client.query<KnownRow>({
     // LATERAL keeps this an index probe per key. Planned per call on purpose: a cached generic
     // plan scanned instead and cost ten times more. Payloads come back only for keys already
@@ -369,11 +372,10 @@ async function appendLocked(
     values: [probeSources, probeRefs, streams],
   });
   // Both are awaited together so that a failure of either is seen (and none goes unhandled).
-  const [lock, known] = await Promise.all([
-    lockQuery as unknown as Promise<[QueryResult, QueryResult<{ last_seq: string; last_recorded_at: Date; now: Date }>]>,
-    knownQuery,
-  ]);
-  const counter = lock[1].rows[0];
+  const [lock, known] = await Promise.all([lockQuery, knownQuery]);
+  // The lock's result is the last.
+  const counter = (lock[lock.length - 1] as QueryResult<{ last_seq: string; last_recorded_at: Date; now: Date }> | undefined)
+    ?.rows[0];
   if (!counter) throw new Error('evidence_lock() returned nothing: run npm run db:migrate');
   const firstSeq = Number(counter.last_seq) + 1;
   let seq = firstSeq - 1;

@@ -279,7 +279,9 @@ export function callbackDigestOf(payload: JsonValue): string | null {
 
 /** The digest of a decrypted message: its complete parsed fields, else its bytes. */
 function digestOfMessage(plaintext: Uint8Array, text: string | undefined, derived: Derived = deriveFields(text)): string {
-  return derived.fields && derived.error === undefined ? contentDigest(derived.fields) : bytesDigest(plaintext);
+  if (!derived.fields || derived.error !== undefined) return bytesDigest(plaintext);
+  // contentDigest(fields), from the canonical form deriveFields already wrote.
+  return derived.fieldsJcs !== undefined ? sha256Hex(derived.fieldsJcs) : contentDigest(derived.fields);
 }
 
 function bytesDigest(bytes: Uint8Array): string {
@@ -307,6 +309,8 @@ export interface Derived {
   fields?: XmlNode;
   /** Why fields are missing or partial. */
   error?: string;
+  /** The canonical JSON (RFC 8785) of `fields`, written once when they were checked storable. */
+  fieldsJcs?: string;
 }
 
 function deriveFields(text: string | undefined): Derived {
@@ -316,7 +320,7 @@ function deriveFields(text: string | undefined): Derived {
   const derived: Derived = body.trimStart().startsWith('{') ? { format: 'json', ...jsonFields(body) } : xmlFields(body);
   if (derived.fields) {
     try {
-      canonicalize(derived.fields);
+      derived.fieldsJcs = canonicalize(derived.fields);
     } catch {
       return { format: derived.format, error: 'the parsed fields are not storable JSON' };
     }

@@ -1,5 +1,7 @@
 import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { EvidenceInputError, type Ledger } from '../evidence';
+import { storageFailureOf } from '../infra/db/errors';
+import { withDeadline } from '../infra/deadline';
 import type { Metrics } from '../observability/metrics';
 import {
   classifyRead,
@@ -35,6 +37,8 @@ export interface CallbackSettings {
   agentId: string;
   maxSkewSeconds: number;
   bodyLimitBytes: number;
+  /** A callback not committed this long after it arrived is answered 503, so WeCom retries (default 2000 ms; CALLBACK_STORE_TIMEOUT_MS). */
+  storeTimeoutMs?: number | undefined;
 }
 
 export interface CallbackDeps {
@@ -130,6 +134,7 @@ const ACCEPTED_TYPES = /^\s*(?:text\/xml|application\/xml|application\/json|text
 export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): Promise<void> {
   const { settings, ledger, metrics } = deps;
   const now = deps.now ?? Date.now;
+  const storeTimeoutMs = settings.storeTimeoutMs ?? 2000;
   const keys: AesKey[] = [aesKeyOf(settings.encodingAesKey)];
   if (settings.previousEncodingAesKey) keys.push(aesKeyOf(settings.previousEncodingAesKey));
 
@@ -149,7 +154,10 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
   app.setErrorHandler((err: FastifyError | CallbackRejected, req, reply) => {
     const reason = reasonOf(err);
     if (!reason) {
-      req.log.error({ err }, 'wecom callback failed');
+      // A full disk, a dead or slow database: counted by reason and logged with what to do (RELIABILITY F2, F14, F15).
+      const failure = storageFailureOf(err);
+      metrics.callbackStorageFailures.inc({ reason: failure.reason });
+      req.log.error({ err, storage: failure.reason, hint: failure.hint }, 'wecom callback failed');
       return reply.code(503).send({
         error: 'storage_unavailable',
         message: '暂时无法保存回调，请稍后重试 / the callback could not be stored now, retry later',
@@ -217,12 +225,12 @@ export async function callbackRoutes(app: FastifyInstance, deps: CallbackDeps): 
     }
     let result;
     try {
-      result = await ledger.append(classified.entry);
+      result = await withDeadline(ledger.append(classified.entry), storeTimeoutMs - (performance.now() - started), 'storing');
     } catch (err) {
       if (!unstorable(err)) throw err;
       req.log.error({ err, type: classified.type }, 'wecom callback record refused; stored unparsed instead');
       classified = unparsedCallback(inbound, 'the record derived from the message could not be stored');
-      result = await ledger.append(classified.entry);
+      result = await withDeadline(ledger.append(classified.entry), storeTimeoutMs - (performance.now() - started), 'storing');
     }
     const type = metricType(classified);
     const outcome = result.status === 'appended' ? 'stored' : 'duplicate';

@@ -97,6 +97,14 @@ export interface ParsedXml {
 
 /** Parse a `<xml>…</xml>` document into a tree of strings; throws XmlError on anything suspicious. */
 export function parseWecomXml(xml: string): ParsedXml {
+  return parsePlainXml(xml) ?? parseWecomXmlFully(xml);
+}
+
+/**
+ * parseWecomXml without its fast path: every document through the checks, the validator and the
+ * general parser. The fast path must give exactly what this gives (test/wecom/xml-fast-path.test.ts).
+ */
+export function parseWecomXmlFully(xml: string): ParsedXml {
   const { markup, tooDeep } = scanMarkup(xml, MAX_XML_DEPTH);
   if (FORBIDDEN.test(markup))
     throw new XmlError('xml_forbidden_construct', 'DOCTYPE, entity declarations and processing instructions are refused');
@@ -347,6 +355,116 @@ function tagEnd(xml: string, from: number): number {
     }
   }
   return -1;
+}
+
+// ------------------------------------------------------------------ the fast path
+
+/** Element names of the fast path: ASCII, as every WeCom name is. Anything else takes the general path. */
+const PLAIN_NAME = /[A-Za-z_][A-Za-z0-9_]*/y;
+const INTERNAL_NAME =
+  /^(?:__proto__|constructor|prototype|hasOwnProperty|toString|valueOf|__defineGetter__|__defineSetter__|__lookupGetter__|__lookupSetter__)$/i;
+/**
+ * What sends a document to the general path before it is read: a carriage return (line ends are
+ * normalised there), characters XML does not allow, and `SYSTEM` (the forbidden-construct check
+ * looks for it in the markup with CDATA sections taken out, which may join text around them).
+ */
+// eslint-disable-next-line no-control-regex -- these control characters are what the fast path must not read
+const NOT_PLAIN = /[\r\u0000-\u0008\u000B\u000C\u000E-\u001F\uFFFE\uFFFF]|system/i;
+const XML_SPACE = /^[ \t\n]*$/;
+
+/**
+ * The documents WeCom writes, read in one pass without the validator and the general parser (which
+ * together cost several times more): `<xml>` holding elements without attributes, each holding
+ * either child elements (whitespace between them) or character data (text without references, and
+ * CDATA sections), no declaration, comment or processing instruction, nested no deeper than
+ * MAX_XML_DEPTH, no element repeated unless it is one of REPEATING. For such a document the tree is
+ * exactly the general path's (same values, arrays and key order) and nothing is lost. Anything
+ * else, however harmless, gives undefined, and the general path reads the document and refuses
+ * what it refuses, with its own reasons: this path refuses nothing.
+ */
+export function parsePlainXml(xml: string): ParsedXml | undefined {
+  if (NOT_PLAIN.test(xml) || !xml.isWellFormed()) return undefined;
+  let i = 0;
+  const n = xml.length;
+  const skipSpace = () => {
+    while (i < n) {
+      const c = xml.charCodeAt(i);
+      if (c !== 0x20 && c !== 0x09 && c !== 0x0a) break;
+      i += 1;
+    }
+  };
+  /** After the `<` of a start tag: its name and whether it closes itself, or undefined. */
+  const startTag = (): { name: string; empty: boolean } | undefined => {
+    PLAIN_NAME.lastIndex = i;
+    const m = PLAIN_NAME.exec(xml);
+    if (!m || INTERNAL_NAME.test(m[0])) return undefined;
+    i += m[0].length;
+    if (xml.charCodeAt(i) === 0x3e) {
+      i += 1;
+      return { name: m[0], empty: false };
+    }
+    if (xml.startsWith('/>', i)) {
+      i += 2;
+      return { name: m[0], empty: true };
+    }
+    return undefined;
+  };
+  /** The content and end tag of an element whose start tag has been read; undefined when not plain. */
+  const element = (name: string, depth: number): XmlValue | undefined => {
+    let text = '';
+    let content = false;
+    let children: XmlNode | undefined;
+    for (;;) {
+      const lt = xml.indexOf('<', i);
+      if (lt === -1) return undefined;
+      if (lt > i) {
+        const chars = xml.slice(i, lt);
+        if (chars.includes('&') || chars.includes(']]>')) return undefined;
+        if (!XML_SPACE.test(chars)) content = true;
+        text += chars;
+      }
+      i = lt + 1;
+      const next = xml.charCodeAt(i);
+      if (next === 0x2f /* / */) {
+        if (!xml.startsWith(name, i + 1) || xml.charCodeAt(i + 1 + name.length) !== 0x3e) return undefined;
+        i += name.length + 2;
+        if (!children) return text;
+        return content ? undefined : children;
+      }
+      if (next === 0x21 /* ! */) {
+        if (!xml.startsWith('![CDATA[', i)) return undefined;
+        const close = xml.indexOf(']]>', i + 8);
+        if (close === -1) return undefined;
+        text += xml.slice(i + 8, close);
+        content = true;
+        i = close + 3;
+        continue;
+      }
+      // A child one level deeper, self-closing or not (the general path's bounds count both alike here).
+      if (depth + 1 > MAX_XML_DEPTH) return undefined;
+      const tag = startTag();
+      if (!tag) return undefined;
+      const value = tag.empty ? '' : element(tag.name, depth + 1);
+      if (value === undefined) return undefined;
+      children ??= {};
+      const prior = Object.hasOwn(children, tag.name) ? children[tag.name] : undefined;
+      if (REPEATING.has(tag.name)) {
+        if (Array.isArray(prior)) prior.push(value);
+        else children[tag.name] = [value];
+      } else if (prior !== undefined) {
+        return undefined;
+      } else {
+        children[tag.name] = value;
+      }
+    }
+  };
+  skipSpace();
+  if (!xml.startsWith('<xml>', i)) return undefined;
+  i += 5;
+  const root = element('xml', 1);
+  if (root === undefined || !isNode(root)) return undefined;
+  skipSpace();
+  return i === n ? { root, lost: [] } : undefined;
 }
 
 export function isNode(value: XmlValue | undefined): value is XmlNode {
