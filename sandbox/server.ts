@@ -31,6 +31,7 @@ import { registerContactRoutes } from './routes/contact';
 import { registerKfRoutes } from './routes/kf';
 import { registerMediaRoutes } from './routes/media';
 import { registerMessageRoutes } from './routes/message';
+import { consentKey, registerMsgauditRoutes, type ConsentBook } from './routes/msgaudit';
 import { registerOaRoutes } from './routes/oa';
 import { registerPageRoutes } from './routes/page';
 import { defaultSeed, type SandboxSeed } from './seed';
@@ -193,6 +194,8 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerKfRoutes(app, ctx);
   registerContactRoutes(app, ctx);
   registerMediaRoutes(app, ctx);
+  const consents: ConsentBook = new Map();
+  registerMsgauditRoutes(app, ctx, consents);
   registerAppchatRoutes(app, ctx);
   registerAdminRoutes(app, ctx);
   registerPageRoutes(app, ctx);
@@ -200,7 +203,14 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   const archiveNotify = notifier(() => {
     dispatcher.dispatch('raw', msgauditNotifyXml(options.corpId), MSGAUDIT_AGENT_ID, '会话内容存档有新消息 (msgaudit_notify)');
   });
-  if (archive) registerArchiveRoutes(app, archive, () => archiveNotify.poke());
+  if (archive)
+    registerArchiveRoutes(
+      app,
+      archive,
+      () => archiveNotify.poke(),
+      (c) =>
+        consents.set(consentKey(c.member, c.external), { status: c.agree ? 'Agree' : 'Disagree', at: Math.floor(c.atMs / 1000) }),
+    );
 
   await app.listen({ port: options.port ?? 0, host: options.host ?? '127.0.0.1' });
   const address = app.server.address() as AddressInfo;

@@ -47,7 +47,13 @@ function text(body: unknown, name: string, max = 4000): string {
   return v;
 }
 
-export function registerArchiveRoutes(app: FastifyInstance, archive: ArchiveStandIn, notify: () => void): void {
+export function registerArchiveRoutes(
+  app: FastifyInstance,
+  archive: ArchiveStandIn,
+  notify: () => void,
+  /** A consent item was written: msgaudit/check_single_agree answers it from now on. */
+  onConsent?: (c: { external: string; member: string; agree: boolean; atMs: number }) => void,
+): void {
   app.get('/sandbox/admin/archive', async () => ({
     ok: true,
     corpid: archive.opts.corpId,
@@ -65,12 +71,15 @@ export function registerArchiveRoutes(app: FastifyInstance, archive: ArchiveStan
     return { ok: true, seq: item.seq, msgid: item.msgid, publickey_ver: item.publickey_ver };
   });
   app.post('/sandbox/admin/archive/consent', async (req) => {
-    const agree = (req.body as Record<string, unknown> | null)?.['agree'];
-    const item = archive.consent({
+    const agreeRaw = (req.body as Record<string, unknown> | null)?.['agree'];
+    const consent = {
       external: text(req.body, 'external', 128),
       member: text(req.body, 'member', 128),
-      agree: agree === true || agree === 'true',
-    });
+      agree: agreeRaw === true || agreeRaw === 'true',
+    };
+    const atMs = Date.now();
+    const item = archive.consent({ ...consent, at: atMs });
+    onConsent?.({ ...consent, atMs });
     notify();
     return { ok: true, seq: item.seq, msgid: item.msgid };
   });

@@ -42,7 +42,10 @@ function asJson(v: unknown): JsonValue {
   if (Array.isArray(v)) return v.map(asJson);
   if (typeof v === 'object') {
     const out: { [key: string]: JsonValue } = {};
-    for (const [k, x] of Object.entries(v as Record<string, unknown>)) if (x !== undefined) out[k] = asJson(x);
+    // defineProperty: a key "__proto__" is kept as a member, never made the prototype.
+    for (const [k, x] of Object.entries(v as Record<string, unknown>))
+      if (x !== undefined)
+        Object.defineProperty(out, k, { value: asJson(x), enumerable: true, writable: true, configurable: true });
     return out;
   }
   return null;

@@ -22,8 +22,9 @@ import { positionOfState, tiePosition, type PositionVia } from './positions';
  * advisory lock on (corp, external_userid) and re-reads under it; the second transaction waits for
  * the first to commit or roll back, then finds its row (READ COMMITTED: each statement sees what
  * committed before it). The primary key of candidate_external_ids backs this up. A found candidate
- * row is locked FOR SHARE for the rest of the caller's transaction, so a merge cannot move it from
- * under a caller that is about to append to its stream.
+ * row is locked FOR KEY SHARE for the rest of the caller's transaction, so a merge (which takes FOR
+ * UPDATE) cannot move it from under a caller that is about to append to its stream, while setting
+ * the recruiter (FOR NO KEY UPDATE) waits for no caller that merely found it.
  *
  * Merges. A candidate found to be the same person as an earlier one points at it (`merged_into`);
  * merges are flattened, so the candidate of a row is always `coalesce(merged_into, id)`, one hop.
@@ -83,7 +84,11 @@ type Row = { id: string; recruiter: string | null; merged_into: string | null };
  */
 async function resolve(db: Query, sql: string, params: unknown[], lock?: 'share' | 'update'): Promise<Row | null> {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const suffix = lock === 'share' ? ' FOR SHARE OF s' : lock === 'update' ? ' FOR UPDATE OF s' : '';
+    // KEY SHARE / NO KEY UPDATE, not SHARE / UPDATE: a caller that found a candidate (key share) and
+    // then sets its recruiter (no key update) never waits for another caller that merely found it,
+    // so two such transactions cannot deadlock; a merge (FOR UPDATE, identifiers.ts) still waits for
+    // every caller holding the candidate, and they for it.
+    const suffix = lock === 'share' ? ' FOR KEY SHARE OF s' : lock === 'update' ? ' FOR NO KEY UPDATE OF s' : '';
     const { rows } = await db.query<Row>(sql + suffix, params);
     const row = rows[0];
     if (!row) return null;

@@ -47,6 +47,8 @@ export interface ConversationsDeps {
   /** Tests. */
   now?: () => number;
   pageLimit?: number;
+  answerMaxBytes?: number;
+  itemMaxBytes?: number;
   afterPage?: KfPullDeps['afterPage'];
   mediaAttempts?: number;
 }
@@ -70,6 +72,8 @@ export function createConversationsModule(deps: ConversationsDeps): Conversation
     metrics,
     textMaxBytes: deps.textMaxBytes,
     ...(deps.pageLimit !== undefined ? { pageLimit: deps.pageLimit } : {}),
+    ...(deps.answerMaxBytes !== undefined ? { answerMaxBytes: deps.answerMaxBytes } : {}),
+    ...(deps.itemMaxBytes !== undefined ? { itemMaxBytes: deps.itemMaxBytes } : {}),
     ...(deps.now ? { now: deps.now } : {}),
     ...(deps.afterPage ? { afterPage: deps.afterPage } : {}),
   });

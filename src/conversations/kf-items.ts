@@ -156,12 +156,18 @@ export function storable(v: unknown, anomalies: string[], depth = 0): JsonValue 
     const out: { [key: string]: JsonValue } = {};
     for (const [k, x] of Object.entries(v as Record<string, unknown>)) {
       if (x === undefined) continue;
-      out[cleanText(k, anomalies)] = storable(x, anomalies, depth + 1);
+      // defineProperty: a key "__proto__" (JSON may hold one) is kept as a member, never made the prototype.
+      setMember(out, cleanText(k, anomalies), storable(x, anomalies, depth + 1));
     }
     return out;
   }
   note(anomalies, 'not_json');
   return null;
+}
+
+/** Sets an own member, whatever its name: `out["__proto__"] = x` would set the prototype and drop the member. */
+export function setMember(out: { [key: string]: JsonValue }, key: string, value: JsonValue): void {
+  Object.defineProperty(out, key, { value, enumerable: true, writable: true, configurable: true });
 }
 
 function cleanText(s: string, anomalies: string[]): string {

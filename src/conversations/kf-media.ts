@@ -2,7 +2,7 @@ import type { Pool } from 'pg';
 import type { JsonValue, StoredRecord } from '../evidence';
 import type { LedgerConsumer } from '../platform/module';
 import { HIRELEDGER_ACTOR } from '../platform/names';
-import { WecomApiError, WecomRateLimitedError } from '../wecom/api/errors';
+import { RESPONSE_TOO_LARGE, WecomApiError, WecomNetworkError, WecomRateLimitedError } from '../wecom/api/errors';
 import type { MediaApi } from '../wecom/api/media';
 import { isObject, KF_MEDIA_TYPES } from './kf-items';
 import type { MediaStore } from './media-store';
@@ -85,11 +85,30 @@ export function kfMediaConsumer(deps: {
       }
       let file: { data: Buffer; contentType: string; filename?: string | undefined };
       try {
-        file = await deps.media.get(mediaId);
+        // Cut off while it arrives when over the cap: a file larger than the store takes is never held whole.
+        file = await deps.media.get(mediaId, { maxBytes: deps.store.maxBytes });
       } catch (err) {
         // WeCom's rate limit: the policy waits it out, without spending an attempt of ours.
         if (err instanceof WecomRateLimitedError) throw err;
         const error = errorOf(err);
+        if (err instanceof WecomNetworkError && err.code === RESPONSE_TOO_LARGE) {
+          deps.metrics.media.inc({ channel: 'kf', outcome: 'refused' });
+          deps.metrics.badInput.inc({ channel: 'kf', reason: 'media_over_cap' });
+          log.warn(
+            { cap: deps.store.maxBytes },
+            'KF media over MEDIA_MAX_BYTES (cut off while downloading): refused and recorded',
+          );
+          await recordOutcome(
+            {
+              ...base,
+              status: 'refused',
+              reason: 'over_cap',
+              error: { cap: deps.store.maxBytes, detail: error['message'] ?? null },
+            },
+            'refused',
+          );
+          return;
+        }
         if (err instanceof WecomApiError && GONE.has(err.errcode)) {
           deps.metrics.media.inc({ channel: 'kf', outcome: 'failed' });
           log.warn({ errcode: err.errcode }, 'KF media no longer fetchable: recorded as failed');

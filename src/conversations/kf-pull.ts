@@ -1,10 +1,19 @@
 import type { Pool, PoolClient } from 'pg';
 import { assignRecruiter, linkRecord, type CandidateDirectory, type CandidateRef } from '../candidates';
-import type { AppendResult, Decision, EvidenceEntry, JsonValue, LedgerReader } from '../evidence';
+import { createHash } from 'node:crypto';
+import {
+  canonicalize,
+  type AppendResult,
+  type Decision,
+  type EvidenceEntry,
+  type JsonValue,
+  type LedgerReader,
+  type RedeliveryRule,
+} from '../evidence';
 import type { Logger } from '../observability/logger';
 import { HIRELEDGER_ACTOR } from '../platform/names';
 import { OUTBOUND_INTENT_KIND, OUTBOUND_SOURCE } from '../wecom/api/evidence';
-import { WecomApiError, WecomRateLimitedError } from '../wecom/api/errors';
+import { RESPONSE_TOO_LARGE, WecomApiError, WecomNetworkError, WecomRateLimitedError } from '../wecom/api/errors';
 import { KfAnswerMalformedError, type KfApi } from '../wecom/api/kf';
 import type { KfSyncMsgResponse } from '../wecom/api/types';
 import type { ExternalContactIds } from '../wecom/external-contacts';
@@ -43,6 +52,25 @@ export const KF_WINDOW_MS = 3 * 86_400_000;
 /** Pages per pull at most; the next callback or sweep goes on from the cursor. */
 const MAX_PAGES = 200;
 const EXPIRED_TOKEN = 95007;
+const ANSWER_MAX_BYTES = 16 * 1024 * 1024;
+const ITEM_MAX_BYTES = 64 * 1024;
+/** Top-level fields an item cut for size keeps: those whose JSON is at most this many bytes (and short names). */
+const KEPT_FIELD_BYTES = 1024;
+const KEPT_NAME_CHARS = 128;
+
+/** The item's short top-level fields (what identifies it), for a record whose item is too large to keep. */
+function shortFields(item: JsonValue): { kept: { [key: string]: JsonValue }; dropped: string[] } {
+  const kept: { [key: string]: JsonValue } = {};
+  const dropped: string[] = [];
+  if (!isObject(item)) return { kept, dropped: ['(item)'] };
+  for (const [k, v] of Object.entries(item)) {
+    const short = k.length <= KEPT_NAME_CHARS && Buffer.byteLength(JSON.stringify(v), 'utf8') <= KEPT_FIELD_BYTES;
+    const name = k.length <= KEPT_NAME_CHARS ? k : `${k.slice(0, KEPT_NAME_CHARS)}…`;
+    if (short) Object.defineProperty(kept, k, { value: v, enumerable: true, writable: true, configurable: true });
+    else dropped.push(name);
+  }
+  return { kept, dropped: dropped.slice(0, 100) };
+}
 
 export interface KfPullDeps {
   pool: Pick<Pool, 'query'>;
@@ -56,6 +84,18 @@ export interface KfPullDeps {
   textMaxBytes: number;
   /** sync_msg `limit` (1..1000). */
   pageLimit?: number;
+  /**
+   * Largest sync_msg answer accepted, in bytes (default 16 MiB; 1,000 messages of WeCom's 2,048-byte
+   * texts are about 3 MiB). A larger one is cut off while it arrives and asked again for half the messages.
+   */
+  answerMaxBytes?: number;
+  /**
+   * Largest item kept whole in its record, in UTF-8 bytes of its JSON (default 64 KiB; WeCom's own
+   * items are a few KiB). A larger one (a link with a megabyte title, an unknown type, a 10 MB msgid)
+   * keeps only its short top-level fields in the record, the whole item being kept as the
+   * candidate's media when it has a candidate, and the cut noted with its size.
+   */
+  itemMaxBytes?: number;
   now?: () => number;
   /** Tests: called after each committed page (a crash between pages is a throw here). */
   afterPage?: (info: { openKfId: string; page: number; cursor: string }) => Promise<void> | void;
@@ -212,6 +252,36 @@ export function createKfPuller(deps: KfPullDeps) {
     return null;
   }
 
+  /**
+   * An item over `itemMaxBytes`: its short top-level fields for the record, the whole kept as the
+   * candidate's media when it has a candidate and fits the media cap. null when it fits as it is.
+   */
+  async function cutItem(
+    tx: PoolClient,
+    corpId: string,
+    candidateId: string | null,
+    item: JsonValue,
+  ): Promise<{ item: { [key: string]: JsonValue }; note: { [key: string]: JsonValue } } | null> {
+    const whole = Buffer.from(JSON.stringify(item), 'utf8');
+    const cap = deps.itemMaxBytes ?? ITEM_MAX_BYTES;
+    if (whole.length <= cap) return null;
+    const kept =
+      candidateId !== null && whole.length <= deps.mediaStore.maxBytes
+        ? await deps.mediaStore.put(tx, { corpId, owner: candidateId }, whole, 'application/json; charset=utf-8')
+        : null;
+    const { kept: fields, dropped } = shortFields(item);
+    return {
+      item: fields,
+      note: {
+        reason: 'item_over_cap',
+        bytes: whole.length,
+        cap,
+        dropped,
+        whole_item: kept ? { sha256: kept.sha256, size: kept.size, content_type: kept.contentType } : null,
+      },
+    };
+  }
+
   async function pull(ctx: KfPullContext, req: KfPullRequest): Promise<KfPullResult> {
     const { openKfId } = req;
     const log = ctx.log.child({ open_kfid: openKfId });
@@ -219,17 +289,22 @@ export function createKfPuller(deps: KfPullDeps) {
     let tokenExpired = false;
     const result: KfPullResult = { pages: 0, messages: 0, raced: 0, tokenExpired: false };
     let row = await readCursor(ctx.corpId, openKfId);
+    // Halved for the rest of this pull when an answer is larger than the client accepts.
+    let pageLimit = limit;
 
     for (let page = 0; page < MAX_PAGES; page++) {
       const cursor = row.cursor;
       let answer: KfSyncMsgResponse;
       try {
-        answer = await deps.kf.syncMsg({
-          open_kfid: openKfId,
-          limit,
-          ...(cursor !== null ? { cursor } : {}),
-          ...(token !== undefined ? { token } : {}),
-        });
+        answer = await deps.kf.syncMsg(
+          {
+            open_kfid: openKfId,
+            limit: pageLimit,
+            ...(cursor !== null ? { cursor } : {}),
+            ...(token !== undefined ? { token } : {}),
+          },
+          { maxBytes: deps.answerMaxBytes ?? ANSWER_MAX_BYTES },
+        );
       } catch (err) {
         if (err instanceof WecomApiError && err.errcode === EXPIRED_TOKEN && token !== undefined) {
           // The callback's token lived 10 minutes; without it WeCom still answers, under a stricter limit.
@@ -241,13 +316,23 @@ export function createKfPuller(deps: KfPullDeps) {
         }
         // A rate limit is not a refusal of the page: the job policy waits it out.
         if (err instanceof WecomRateLimitedError) throw err;
+        const tooLarge = err instanceof WecomNetworkError && err.code === RESPONSE_TOO_LARGE;
+        if (tooLarge && pageLimit > 1) {
+          // The answer was cut off while it arrived (nothing of it read): ask again for fewer messages.
+          pageLimit = Math.max(1, Math.floor(pageLimit / 2));
+          log.warn({ limit: pageLimit }, 'kf/sync_msg answer over the size cap; asking again for fewer messages');
+          page--;
+          continue;
+        }
         const reason =
           err instanceof KfAnswerMalformedError
             ? 'malformed_answer'
             : err instanceof WecomApiError
               ? `errcode_${err.errcode}`
-              : 'network';
-        if (reason === 'malformed_answer') deps.metrics.badInput.inc({ channel: 'kf', reason: 'malformed_answer' });
+              : tooLarge
+                ? 'answer_too_large'
+                : 'network';
+        if (reason === 'malformed_answer' || reason === 'answer_too_large') deps.metrics.badInput.inc({ channel: 'kf', reason });
         deps.metrics.pages.inc({ outcome: 'gap' });
         log.warn(
           { reason, err: errorOf(err)['message'] },
@@ -354,6 +439,8 @@ export function createKfPuller(deps: KfPullDeps) {
         if (!it.ok) {
           counted.push({ reason: 'malformed_item' });
           log.warn({ index, reason: it.reason }, 'KF item without a msgid: kept as a placeholder');
+          const cut = await cutItem(tx, ctx.corpId, candidate?.candidateId ?? null, it.item);
+          if (cut) counted.push({ reason: 'item_over_cap' });
           entries.push({
             stream: candidate?.stream ?? CONVERSATION_STREAMS.kfAccount(openKfId),
             kind: CONVERSATION_KINDS.placeholder,
@@ -367,8 +454,9 @@ export function createKfPuller(deps: KfPullDeps) {
               reason: it.reason,
               index,
               page_cursor: cursor,
-              item: it.item,
+              item: cut ? cut.item : it.item,
               anomalies: it.anomalies,
+              ...(cut ? { item_cut: cut.note } : {}),
             },
             raw: null,
           });
@@ -390,6 +478,9 @@ export function createKfPuller(deps: KfPullDeps) {
 
         let message = it.message;
         let text = it.text ?? undefined;
+        // WeCom's item before any cut: a msgid that comes back with other content is a new record
+        // linked to the first (DECISIONS 2), never dropped as a redelivery.
+        const itemSha256 = itemDigest(it.message);
         if (text !== undefined && utf8Bytes(text) > deps.textMaxBytes) {
           // The record keeps the text up to the cap; the whole message is kept as media of the candidate.
           const whole = Buffer.from(JSON.stringify(it.message), 'utf8');
@@ -416,6 +507,18 @@ export function createKfPuller(deps: KfPullDeps) {
           log.warn(
             { msgid: it.msgid, bytes: utf8Bytes(it.text ?? ''), cap: deps.textMaxBytes },
             'KF text over the cap: cut in the record, kept whole as media',
+          );
+        }
+
+        // Whatever else makes the item too large to keep whole in its record.
+        const cutWhole = await cutItem(tx, ctx.corpId, candidate?.candidateId ?? null, message);
+        if (cutWhole) {
+          message = cutWhole.item;
+          notes['item_cut'] = cutWhole.note;
+          counted.push({ reason: 'item_over_cap' });
+          log.warn(
+            { msgid: it.msgid, bytes: cutWhole.note['bytes'] },
+            'KF item over the size cap: short fields in the record, kept whole as media',
           );
         }
 
@@ -468,6 +571,7 @@ export function createKfPuller(deps: KfPullDeps) {
           ...(it.sendTime !== null ? { send_time: it.sendTime } : {}),
           ...(it.anomalies.length > 0 ? { anomalies: it.anomalies } : {}),
           ...notes,
+          item_sha256: itemSha256,
         };
         entries.push({
           stream: candidate?.stream ?? CONVERSATION_STREAMS.kfAccount(openKfId),
@@ -483,6 +587,7 @@ export function createKfPuller(deps: KfPullDeps) {
           sourceRef,
           payload: payload as { [key: string]: JsonValue },
           raw: null,
+          redelivery: itemRedelivery(itemSha256),
         });
       }
 
@@ -568,6 +673,25 @@ export function createKfPuller(deps: KfPullDeps) {
 }
 
 export type KfPuller = ReturnType<typeof createKfPuller>;
+
+/** SHA-256 of an item's canonical JSON: what makes two deliveries of one msgid the same message. */
+function itemDigest(item: JsonValue): string {
+  return createHash('sha256').update(canonicalize(item), 'utf8').digest('hex');
+}
+
+/** A stored message is the same message when its item digests alike (records without one: their item, uncut). */
+function itemRedelivery(digest: string): RedeliveryRule {
+  return {
+    digest,
+    digestOf: (stored) => {
+      if (!isObject(stored)) return null;
+      if (typeof stored['item_sha256'] === 'string') return stored['item_sha256'];
+      return isObject(stored['message']) && stored['text_cut'] === undefined && stored['item_cut'] === undefined
+        ? itemDigest(stored['message'])
+        : null;
+    },
+  };
+}
 
 function errorOf(err: unknown): { [key: string]: JsonValue } {
   const name = err instanceof Error ? err.name : typeof err;

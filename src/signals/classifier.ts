@@ -1,5 +1,6 @@
 import type { SignalType } from './names';
 import { normalize, simplify } from './normalize';
+import { PatternCostError, patternWays } from './pattern-cost';
 
 /**
  * The signals classifier: explainable rules over one message. A rule is a lexicon (`terms`, matched
@@ -133,6 +134,13 @@ export function validateRule(rule: SignalRule): void {
     } catch (err) {
       throw new SignalRuleError(rule.id, `pattern does not compile: ${(err as Error).message}`);
     }
+    // A pattern runs on every message: only shapes whose backtracking is bounded (pattern-cost.ts).
+    try {
+      patternWays(simplify(p));
+    } catch (err) {
+      if (!(err instanceof PatternCostError)) throw err;
+      throw new SignalRuleError(rule.id, `pattern refused, it could take too long on some message: ${err.message}: ${p}`);
+    }
     if (new RegExp(p).test('')) throw new SignalRuleError(rule.id, `a pattern must not match the empty text: ${p}`);
   }
   if (rule.terms.length === 0 && rule.patterns.length === 0)
@@ -175,11 +183,21 @@ const ADVICE =
 const THIRD_PARTY =
   /朋友|同事|同学|室友|(?<!其)他(?!们公司)|她|别人|好多人|很多人|不少人|有人|大家|前同事|我们组|我们部门|我老婆|我老公|我对象/;
 
+/**
+ * How far a clause reaches on each side of a match. Voice input runs clauses together without
+ * punctuation; a message of thousands of characters and as many matches, each turned down by a
+ * guard, made every match scan the whole text (quadratic: over half a second for 10,000
+ * characters). Guards judge what is near the match; a clause is cut at this distance.
+ */
+export const CLAUSE_REACH = 120;
+
 function clauseOf(text: string, start: number, end: number): { from: number; to: number } {
   let from = start;
-  while (from > 0 && !SEPARATOR.test(text[from - 1] as string)) from--;
+  const fromLimit = Math.max(0, start - CLAUSE_REACH);
+  while (from > fromLimit && !SEPARATOR.test(text[from - 1] as string)) from--;
   let to = end;
-  while (to < text.length && !SEPARATOR.test(text[to] as string)) to++;
+  const toLimit = Math.min(text.length, end + CLAUSE_REACH);
+  while (to < toLimit && !SEPARATOR.test(text[to] as string)) to++;
   return { from, to };
 }
 

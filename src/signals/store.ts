@@ -100,7 +100,12 @@ export async function saveRule(
   return storedOf(row);
 }
 
-/** The shipped defaults a corp does not have yet, inserted at version 1 (never overwriting an edit). */
+/**
+ * The shipped defaults a corp does not have yet, inserted at version 1; and a shipped default no
+ * person ever edited (`updated_by` still HireLedger) brought up to the one shipped now, as a new
+ * version (a default made safer or better reaches corps that kept it as shipped; a stored pattern
+ * the cost check now refuses would otherwise leave the rule out). Never overwrites an edit.
+ */
 export async function ensureDefaultRules(
   db: Db,
   corpId: string,
@@ -130,6 +135,28 @@ export async function ensureDefaultRules(
       ],
     );
     added += rowCount ?? 0;
+    if (rowCount) continue;
+    const upgraded = await db.query(
+      `UPDATE signal_rules
+          SET description = $3, terms = $4, patterns = $5, negation_guard = $6, question_guard = $7,
+              advice_guard = $8, third_party_guard = $9, updated_at = now()
+        WHERE corp_id = $1 AND id = $2 AND updated_by = $10
+          AND (description, terms, patterns, negation_guard, question_guard, advice_guard, third_party_guard)
+              IS DISTINCT FROM ($3::text, $4::text[], $5::text[], $6::boolean, $7::boolean, $8::boolean, $9::boolean)`,
+      [
+        corpId,
+        rule.id,
+        rule.description,
+        rule.terms,
+        rule.patterns,
+        rule.guards.negation,
+        rule.guards.question,
+        rule.guards.advice,
+        rule.guards.thirdParty,
+        HIRELEDGER_ACTOR,
+      ],
+    );
+    added += upgraded.rowCount ?? 0;
   }
   return added;
 }

@@ -54,7 +54,14 @@ function storable(value: unknown): JsonValue {
   if (Array.isArray(value)) return value.map(storable);
   if (typeof value === 'object') {
     const out: { [key: string]: JsonValue } = {};
-    for (const [k, v] of Object.entries(value as Record<string, unknown>)) out[k] = storable(v);
+    // defineProperty: a key "__proto__" is kept as a member, never made the prototype; keys are cleaned like strings.
+    for (const [k, v] of Object.entries(value as Record<string, unknown>))
+      Object.defineProperty(out, storable(k) as string, {
+        value: storable(v),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      });
     return out;
   }
   return typeof value === 'bigint' ? value.toString() : null;

@@ -135,3 +135,4 @@ export { archiveKeyRing, loadArchiveKeys, ArchiveKeyError, type ArchiveKeyRing }
 export { FinanceSdkError, openFinanceSdk, type FinanceSdk } from './sdk';
 export type { ArchivePuller, PullReport } from './puller';
 export { ARCHIVE_MEDIA_MAX_ATTEMPTS } from './media';
+export { checkConsent, type ConsentCheckDeps, type ConsentCheckResult } from './consent-check';

@@ -27,6 +27,12 @@ export const ARCHIVE_SOURCE_REFS = {
   page: (fromSeq: number, toSeq: number) => `archive-page:${fromSeq}-${toSeq}`,
   /** seqs WeCom did not return (older than its five days, or never given). */
   gap: (fromSeq: number, toSeq: number) => `archive-gap:${fromSeq}-${toSeq}`,
+  /**
+   * A consent WeCom answered to msgaudit/check_single_agree: the candidate (opaque), the member, the
+   * status and WeCom's status_change_time (seconds; `none` when absent). Asked again unchanged: the same key.
+   */
+  consentCheck: (candidateId: string, userid: string, status: string, changeSec: number | null) =>
+    `consent-check:${candidateId}:${userid}:${status}:${changeSec ?? 'none'}`,
 } as const;
 
 export const ARCHIVE_CONSUMERS = {

@@ -1,6 +1,14 @@
 import type { Pool, PoolClient } from 'pg';
 import type { CandidateDirectory } from '../../candidates';
-import type { AppendResult, Decision, EvidenceEntry, JsonValue } from '../../evidence';
+import { createHash } from 'node:crypto';
+import {
+  canonicalize,
+  type AppendResult,
+  type Decision,
+  type EvidenceEntry,
+  type JsonValue,
+  type RedeliveryRule,
+} from '../../evidence';
 import type { Logger } from '../../observability/logger';
 import { HIRELEDGER_ACTOR } from '../../platform/names';
 import type { ConversationMetrics } from '../metrics';
@@ -190,6 +198,22 @@ export function createArchivePuller(deps: ArchivePullerDeps) {
       let placeholders = 0;
       const recordedAt = new Date(now());
       const candidates = new Map<string, { candidateId: string; stream: string }>();
+      // Candidates first, in a fixed order (external_userid, as the KF pull takes them), so an archive
+      // page and a KF page meeting the same new people never wait on each other's locks in a cycle.
+      const firstOf = new Map<string, string | null>();
+      for (const p of prepared) {
+        if ('error' in p || p.read.kind === 'skip' || firstOf.has(p.read.externalUserId)) continue;
+        firstOf.set(p.read.externalUserId, p.read.recruiter);
+      }
+      for (const ext of [...firstOf.keys()].sort()) {
+        const recruiter = firstOf.get(ext);
+        const found = await deps.directory.candidateFor(tx, corpId, ext, {
+          via: 'archive',
+          ...(recruiter ? { userid: recruiter } : {}),
+        });
+        entries.push(...found.entries);
+        candidates.set(ext, { candidateId: found.candidateId, stream: found.stream });
+      }
 
       for (const p of prepared) {
         if (p.seq > expected) gaps.push({ from_seq: expected, to_seq: p.seq - 1 });
@@ -251,6 +275,7 @@ export function createArchivePuller(deps: ArchivePullerDeps) {
             source: CONVERSATION_SOURCES.archive,
             // The consent is the message itself: one msgid, one record, whatever its kind.
             sourceRef: CONVERSATION_SOURCE_REFS.archiveMessage(item.msgid),
+            redelivery: messageRedelivery(message),
             payload: {
               channel: 'archive',
               status: read.status,
@@ -295,6 +320,7 @@ export function createArchivePuller(deps: ArchivePullerDeps) {
           sourceRef: CONVERSATION_SOURCE_REFS.archiveMessage(item.msgid),
           payload: payload as unknown as JsonValue,
           raw,
+          redelivery: messageRedelivery(message),
         });
       }
 
@@ -469,3 +495,18 @@ export function createArchivePuller(deps: ArchivePullerDeps) {
 }
 
 export type ArchivePuller = ReturnType<typeof createArchivePuller>;
+
+/**
+ * A msgid pulled again (a cursor set back) is a redelivery when its decrypted message is the same;
+ * with other content it is a new record linked to the first (DECISIONS 2), never dropped.
+ */
+function messageRedelivery(message: { [key: string]: JsonValue }): RedeliveryRule {
+  const digestOf = (m: JsonValue) => createHash('sha256').update(canonicalize(m), 'utf8').digest('hex');
+  return {
+    digest: digestOf(message),
+    digestOf: (stored) =>
+      typeof stored === 'object' && stored !== null && !Array.isArray(stored) && stored['message'] !== undefined
+        ? digestOf(stored['message'])
+        : null,
+  };
+}

@@ -6,6 +6,7 @@ import { WecomHttp } from './http';
 import { createJsapiApi, fetchTicket, type JsapiApi } from './jsapi';
 import { createKfApi, type KfApi } from './kf';
 import { createMediaApi, type MediaApi } from './media';
+import { createMsgauditApi, type MsgauditApi } from './msgaudit';
 import { createMessageApi, type MessageApi } from './message';
 import { createMsgTemplateApi, type MsgTemplateApi } from './msg-template';
 import { createOaApi, type OaApi } from './oa';
@@ -36,6 +37,8 @@ export interface WecomClient {
   auth: AuthApi;
   jsapi: JsapiApi;
   media: MediaApi;
+  /** 会话内容存档 helpers (consent checks): WeCom answers them only on a client built with the archive's Secret. */
+  msgaudit: MsgauditApi;
   /**
    * 群聊会话: groups the app creates and posts to (checkpoint witnesses). Not a message to a person, so not
    * recorded in the ledger: see the note on the witness posts below.
@@ -156,6 +159,7 @@ export function createWecomClient(deps: WecomClientDeps): WecomClient {
     auth: createAuthApi(http),
     jsapi: createJsapiApi(tickets, now),
     media: createMediaApi(http),
+    msgaudit: createMsgauditApi(http),
     appchat: createAppchatApi(http),
     webhook: createWebhookApi(http),
   };

@@ -110,6 +110,9 @@ export class WecomRateLimitedError extends WecomApiError {
  * API errors. `maybeSent` says whether WeCom may have processed the request anyway (timeouts and
  * resets after the request left); for a non-idempotent call that is why it was not retried.
  */
+/** WecomNetworkError `code` of an answer larger than the call accepts (ApiCall.maxBytes): never retried. */
+export const RESPONSE_TOO_LARGE = 'RESPONSE_TOO_LARGE';
+
 export class WecomNetworkError extends Error {
   constructor(
     readonly path: string,

@@ -1,6 +1,6 @@
 import axios, { AxiosError, type AxiosInstance, type AxiosResponse } from 'axios';
 import { parseJsonLossless } from '../json';
-import { WecomApiError, WecomConfigError, WecomNetworkError, WecomRateLimitedError } from './errors';
+import { RESPONSE_TOO_LARGE, WecomApiError, WecomConfigError, WecomNetworkError, WecomRateLimitedError } from './errors';
 import type { AppRateLimiter } from './ratelimit';
 import type { WecomLogger } from './types';
 
@@ -34,7 +34,15 @@ export interface ApiCall {
    * fetched or sent, and 45009 is not retried. Default true.
    */
   auth?: boolean;
+  /**
+   * Largest answer accepted, in bytes (decompressed); a larger one is cut off while it arrives and
+   * thrown as WecomNetworkError `RESPONSE_TOO_LARGE`, never retried. Default MAX_ANSWER_BYTES.
+   */
+  maxBytes?: number;
 }
+
+/** Largest answer of any call unless the call says otherwise: a hostile or broken answer cannot fill the heap. */
+export const MAX_ANSWER_BYTES = 64 * 1024 * 1024;
 
 export type RawResult =
   { kind: 'json'; body: Record<string, unknown> } | { kind: 'binary'; data: Buffer; headers: Record<string, string> };
@@ -114,6 +122,8 @@ export class WecomHttp {
         result = await this.send(call, token, binary);
       } catch (err) {
         const net = toNetworkError(call.path, err);
+        // Too large again next time: not retried here; the caller decides (a smaller page, a refusal).
+        if (net.code === RESPONSE_TOO_LARGE) throw net;
         if ((!net.maybeSent || call.idempotent) && busy < this.o.busyRetries) {
           busy += 1;
           const delay = backoff(this.o.busyBackoffMs, busy);
@@ -167,6 +177,7 @@ export class WecomHttp {
       method: call.method,
       url: call.path,
       params,
+      maxContentLength: call.maxBytes ?? MAX_ANSWER_BYTES,
       ...(call.method === 'POST' ? { data: call.body ?? {} } : {}),
       ...(binary ? { responseType: 'arraybuffer' as const, transformResponse: [(d: unknown) => d] } : {}),
     });
@@ -205,6 +216,8 @@ function toNetworkError(path: string, err: unknown): WecomNetworkError {
   if (err instanceof HttpStatusError)
     return new WecomNetworkError(path, `HTTP_${err.status}`, err.maybeSent, err.message, err.status);
   if (err instanceof AxiosError) {
+    if (err.code === AxiosError.ERR_BAD_RESPONSE && /maxContentLength/.test(err.message))
+      return new WecomNetworkError(path, RESPONSE_TOO_LARGE, false, err.message);
     const code = err.code ?? 'ERR_NETWORK';
     // Only the code and message: the AxiosError's config holds the URL params (token, secret).
     return new WecomNetworkError(path, code, !NOT_SENT.has(code), err.message);

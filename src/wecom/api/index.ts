@@ -35,6 +35,7 @@ export { kfMsgIdFor, type KfApi } from './kf';
 export { filenameOf, type MediaApi } from './media';
 export { MAX_DUPLICATE_CHECK_INTERVAL, type MessageApi } from './message';
 export type { MsgTemplateApi } from './msg-template';
+export { CHECK_SINGLE_AGREE_MAX, type CheckSingleAgreeAnswer, type MsgauditApi, type SingleAgreeInfo } from './msgaudit';
 export type { OaApi } from './oa';
 export type { ContactApi } from './contact';
 export {

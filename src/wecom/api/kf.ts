@@ -24,7 +24,8 @@ import type {
 export interface KfApi {
   listAccounts(offset?: number, limit?: number): Promise<KfAccountListResponse>;
   /** One page; persist next_cursor after every page and loop while has_more is 1. */
-  syncMsg(req: KfSyncMsgRequest): Promise<KfSyncMsgResponse>;
+  /** `maxBytes`: a larger answer is cut off while it arrives (WecomNetworkError `RESPONSE_TOO_LARGE`). */
+  syncMsg(req: KfSyncMsgRequest, opts?: { maxBytes?: number }): Promise<KfSyncMsgResponse>;
   sendMsg(req: KfSendMsgRequest, opts: SendOptions): Promise<KfSendMsgResponse>;
 }
 
@@ -44,12 +45,13 @@ export function createKfApi(d: KfApiDeps): KfApi {
         idempotent: true,
       }),
 
-    async syncMsg(req) {
+    async syncMsg(req, opts) {
       const res = await d.http.json<Record<string, unknown>>({
         method: 'POST',
         path: 'kf/sync_msg',
         body: req,
         idempotent: true,
+        ...(opts?.maxBytes !== undefined ? { maxBytes: opts.maxBytes } : {}),
       });
       return readSyncMsgAnswer(res);
     },

@@ -7,13 +7,27 @@ import type { MediaFile } from './types';
  * HTTP 200, so the Content-Type decides which one came back; WecomHttp turns the JSON into WecomApiError.
  */
 export interface MediaApi {
-  get(mediaId: string): Promise<MediaFile>;
+  /**
+   * `maxBytes`: a larger file is cut off while it arrives (WecomNetworkError `RESPONSE_TOO_LARGE`),
+   * never held whole; below 64 KiB the cap is 64 KiB (so an error answer is read), the caller checks.
+   */
+  get(mediaId: string, opts?: { maxBytes?: number }): Promise<MediaFile>;
 }
+
+/** An answer this small is always taken (a JSON error body), whatever `maxBytes` says; callers check the size. */
+const MIN_ANSWER_BYTES = 64 * 1024;
 
 export function createMediaApi(http: WecomHttp): MediaApi {
   return {
-    async get(mediaId) {
-      const res = await http.raw({ method: 'GET', path: 'media/get', query: { media_id: mediaId }, idempotent: true });
+    async get(mediaId, opts) {
+      const res = await http.raw({
+        method: 'GET',
+        path: 'media/get',
+        query: { media_id: mediaId },
+        idempotent: true,
+        // WeCom's JSON error answer (40007…) is always read whole, however small the cap.
+        ...(opts?.maxBytes !== undefined ? { maxBytes: Math.max(opts.maxBytes, MIN_ANSWER_BYTES) } : {}),
+      });
       if (res.kind !== 'binary')
         throw new WecomNetworkError('media/get', 'UNEXPECTED_JSON', false, 'expected a file, got a JSON body without errcode');
       return {

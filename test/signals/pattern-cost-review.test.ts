@@ -1,0 +1,65 @@
+import { createClassifier, SignalRuleError, validateRule, type SignalRule } from '../../src/signals/classifier';
+import { DEFAULT_RULES } from '../../src/signals/defaults';
+import { MAX_PATTERN_WAYS, patternWays } from '../../src/signals/pattern-cost';
+
+/**
+ * Review of issue 9: rules are saved by an admin and run on every message a candidate writes, so a
+ * pattern that can backtrack without end is a denial of service of the worker. The earlier check
+ * refused only `(x+)+`; each pattern below passed it and holds the event loop for seconds to
+ * hours on a short message.
+ */
+
+const base: SignalRule = {
+  id: 'hes.review',
+  type: 'hesitation',
+  version: 1,
+  description: '',
+  terms: [],
+  patterns: [],
+  guards: { negation: false, question: false, advice: false, thirdParty: false },
+  enabled: true,
+};
+
+describe('rule patterns whose cost is unbounded are refused', () => {
+  test.each([
+    ['((a+))+b', 'a group in a group'],
+    ['(a|a)*b', 'overlapping alternatives under a star'],
+    ['(?:a|aa)+b', 'alternatives under a plus'],
+    ['(.*a){12}', 'a star under a fixed repetition'],
+    ['a*a*a*a*a*a*b', 'stars in sequence (polynomial of degree 6)'],
+    ['(?:.{0,20}){0,20}x', 'bounded, but 21^20 ways'],
+    ['a{0,50}a{0,50}a{0,50}x', 'bounded, but 51^3 ways'],
+    ['(a)\\1', 'a back-reference'],
+    ['(?=a+)a', 'a lookahead'],
+  ])('%s (%s)', (pattern) => {
+    expect(() => validateRule({ ...base, patterns: [pattern] })).toThrow(SignalRuleError);
+  });
+
+  test('every shipped pattern is within the bound, and the shipped rules still compile', () => {
+    for (const r of DEFAULT_RULES) for (const p of r.patterns) expect(patternWays(p)).toBeLessThanOrEqual(MAX_PATTERN_WAYS);
+    expect(() => createClassifier(DEFAULT_RULES)).not.toThrow();
+  });
+
+  test('the costliest pattern the bound allows judges a hostile 10,000-character message quickly', () => {
+    // 1,000 ways at each position, on a text made to match as far as possible and then fail.
+    const worst = 'a{0,9}a{0,9}a{0,9}x';
+    expect(patternWays(worst)).toBe(MAX_PATTERN_WAYS);
+    const c = createClassifier([{ ...base, patterns: [worst] }]);
+    const text = 'a'.repeat(10_000);
+    const t0 = performance.now();
+    expect(c.classify('candidate', text)).toEqual([]);
+    // Measured ≈ 80 ms on one core; what the grammar refuses takes from seconds to hours.
+    expect(performance.now() - t0).toBeLessThan(2_000);
+  });
+
+  test('ordinary admin patterns are still accepted', () => {
+    for (const p of [
+      '(?:先|再)考虑[^,.!?]{0,8}(?:一下|几天)',
+      'think\\s{0,3}about',
+      '[0-9]{1,3}号',
+      '(?<when>明天|后天)来',
+      '\\bok\\b',
+    ])
+      expect(() => validateRule({ ...base, patterns: [p] })).not.toThrow();
+  });
+});
