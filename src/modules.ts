@@ -5,6 +5,7 @@ import type { Config } from './config/env';
 import { createArchiveChannel, createConversationsModule } from './conversations';
 import type { Ledger } from './evidence';
 import { createMembersModule } from './members';
+import { createOffersModule, hrbpsFromList } from './offers';
 import type { HireLedgerModule } from './platform/module';
 import { createSignalsModule, recruiterFromDirectory } from './signals';
 import type { WecomClient } from './wecom/api';
@@ -65,11 +66,24 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     metrics: conversations.metrics,
     mediaStore: conversations.mediaStore,
   });
+  const offers = createOffersModule({
+    db: deps.pool,
+    transact: (work) => deps.ledger.transact(work),
+    // Until the approvals module's routing rules name the HRBPs, no rescind can be approved (refused, said plainly).
+    isHrbp: hrbpsFromList([]),
+  });
   return [
     createMembersModule({ db: deps.pool, directory: deps.wecom.contact }),
     createCandidatesModule({ db: deps.pool, contacts: deps.wecom.contact }),
     conversations,
     archive.module,
-    createSignalsModule({ db: deps.pool, messages: deps.wecom.message, recruiterOf: recruiterFromDirectory(candidates) }),
+    createSignalsModule({
+      db: deps.pool,
+      messages: deps.wecom.message,
+      recruiterOf: recruiterFromDirectory(candidates),
+      // Resignation and over-promise are judged against the candidate's offers (none approved: every message).
+      offerStatus: (corpId, candidateId) => offers.offers.offerStatusOf(corpId, candidateId),
+    }),
+    offers,
   ];
 }

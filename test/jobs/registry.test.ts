@@ -39,7 +39,14 @@ describe('module wiring', () => {
       'event.change_external_contact': 'candidates',
       'event.kf_msg_or_event': 'conversations',
     });
-    expect(modules.map((m) => m.name)).toEqual(['members', 'candidates', 'conversations', 'conversations-archive', 'signals']);
+    expect(modules.map((m) => m.name)).toEqual([
+      'members',
+      'candidates',
+      'conversations',
+      'conversations-archive',
+      'signals',
+      'offers',
+    ]);
   });
 
   test('two modules handling one callback type: start-up refused, both named', () => {
