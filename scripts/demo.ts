@@ -13,6 +13,7 @@
  * in scripts/demo-support.ts (tested in test/demo/).
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
@@ -31,6 +32,7 @@ import {
   OFFER_TEMPLATE_ID,
   offerContents,
 } from '../sandbox/seed';
+import { buildFinanceSdkStandIn } from '../sandbox/archive/build';
 import { createSandbox, type Sandbox } from '../sandbox/server';
 import { spSeqFromTime } from '../sandbox/state';
 import {
@@ -70,9 +72,10 @@ const LOG_LEVEL = env('LOG_LEVEL', 'warn');
  * The app's environment in the demo, the API's and the worker's alike: this process's environment,
  * with the demo's database, Redis, port, corp and keys, and the sandbox as WeCom.
  */
-function demoAppEnv(wecomApiBase: string): NodeJS.ProcessEnv {
+function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
+    ...extra,
     LOG_LEVEL,
     DATABASE_URL,
     REDIS_URL,
@@ -89,6 +92,23 @@ function demoAppEnv(wecomApiBase: string): NodeJS.ProcessEnv {
     // signing key, witnesses, ...) must not leak into them (src/config/dotenv.ts reads ENV_FILE).
     ENV_FILE: '/dev/null',
   };
+}
+
+/**
+ * The chat archive (会话内容存档) for the demo: the Finance SDK stand-in compiled with gcc, its
+ * archive and keys in a directory of this database's own, kept between runs (the archive's seq is a
+ * ledger the app's cursor follows; a new, empty archive would sit behind it). Off with DEMO_ARCHIVE=0,
+ * or when gcc is missing: then the channel is off, and /health and the completeness report say so.
+ */
+async function demoArchive(): Promise<{ dir: string; keysDir: string; secret: string; library: string } | { off: string }> {
+  if (env('DEMO_ARCHIVE', '1') === '0') return { off: '已关闭（DEMO_ARCHIVE=0）' };
+  const base = join(tmpdir(), 'hireledger-demo-archive', new URL(DATABASE_URL).pathname.slice(1) || 'default');
+  try {
+    const library = await buildFinanceSdkStandIn({ outDir: join(base, 'lib'), dataDir: join(base, 'data') });
+    return { dir: join(base, 'data'), keysDir: join(base, 'keys'), secret: 'HireLedgerDemoArchiveSecret', library };
+  } catch (err) {
+    return { off: `未开启：无法编译 Finance SDK 替身（需要 gcc）：${(err as Error).message.split('\n')[0] ?? ''}` };
+  }
 }
 
 /** Creates the demo database when it does not exist yet (a fresh machine). */
@@ -260,6 +280,7 @@ async function main(): Promise<void> {
 
   const apiUrl = `http://127.0.0.1:${PORT}`;
   const spSeqStart = spSeqStartAfter(await recordedSpNos(DATABASE_URL), spSeqFromTime(STARTED));
+  const archive = await demoArchive();
   let sandbox: Sandbox;
   try {
     sandbox = await createSandbox({
@@ -269,6 +290,7 @@ async function main(): Promise<void> {
       callbackUrl: `${apiUrl}/wecom/callback`,
       seed: demoSeed(),
       spSeqStart,
+      ...('off' in archive ? {} : { archive: { dir: archive.dir, keysDir: archive.keysDir, secret: archive.secret } }),
     });
   } catch (err) {
     if ((err as { code?: string }).code === 'EADDRINUSE') {
@@ -278,7 +300,13 @@ async function main(): Promise<void> {
   }
   closers.push(() => sandbox.close());
 
-  const appEnv = demoAppEnv(sandbox.url);
+  if (sandbox.archive && sandbox.archive.keyVersion === null) sandbox.archive.rotateKey();
+  const appEnv = demoAppEnv(
+    sandbox.url,
+    'off' in archive
+      ? {}
+      : { MSGAUDIT_SDK_LIBRARY: archive.library, MSGAUDIT_SECRET: archive.secret, MSGAUDIT_PRIVATE_KEYS: archive.keysDir },
+  );
   children.push(start('api', 'src/main.ts', appEnv), start('worker', 'src/worker.ts', appEnv));
   process.on('SIGINT', () => void stop(0));
   process.on('SIGTERM', () => void stop(0));
@@ -395,6 +423,20 @@ async function main(): Promise<void> {
   await sandbox.idle();
   await a.kfInbound({ external_userid: 'wmCandLinXiao0002', content: '我这边已经辞职了，offer什么时候能下来' }).delivered;
   await sandbox.idle();
+  // 张敏's own 1:1 chat with 陈晨, through the chat archive (the sandbox sends msgaudit_notify).
+  if (sandbox.archive) {
+    const archiveText = async (from: string, to: string, content: string) => {
+      const res = await fetch(`${sandbox.url}/sandbox/admin/archive/text`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ from, to, content }),
+      });
+      if (!res.ok) throw new Error(`archive/text answered ${res.status}`);
+    };
+    await archiveText('zhangmin', 'wmCandChenChen0001', '陈晨你好，薪资我再跟领导争取一下，你先别急着回复另一家');
+    await archiveText('wmCandChenChen0001', 'zhangmin', '好的，我这边还没有提离职，等你消息');
+    await sandbox.idle();
+  }
   // The first approver acts on 陈晨's offer: the watcher prints it once the callback is in the ledger.
   await a.approve(spChen, 'liqiang', '同意。候选人还在犹豫，月薪可在 27K 以内再谈。').delivered;
   await sandbox.idle();
@@ -423,9 +465,10 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
   证据账本 evidence:   ${report.records} 条记录 / ${report.streams} 个流, ${report.ok ? '校验通过 verified' : `校验失败 ${report.firstProblem?.detail}`}
                        DATABASE_URL=${redactUrl(DATABASE_URL)} npm run evidence:verify
 
+  会话内容存档:        ${'off' in archive ? archive.off : `已开启（Finance SDK 替身 ${archive.library}）：POST ${sandbox.url}/sandbox/admin/archive/text {from,to,content}`}
   微信客服会话 KF:     在控制台「微信客服会话」以候选人或招聘者身份输入，几秒内进入候选人时间线并标记风险信号
   候选人时间线:        DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run candidate:timeline -- wmCandChenChen0001
-  完整性报告:          DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run candidate:completeness -- wmCandChenChen0001
+  完整性报告:          DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID}${'off' in archive ? '' : ` MSGAUDIT_SDK_LIBRARY=${archive.library} MSGAUDIT_SECRET=${archive.secret} MSGAUDIT_PRIVATE_KEYS=${archive.keysDir}`} npm run candidate:completeness -- wmCandChenChen0001
 
   角色: 招聘官 张敏 zhangmin · 用人经理 李强 liqiang · HRBP 王芳 wangfang · 法务 赵磊 zhaolei
   候选人: 陈晨（犹豫：「我再考虑一下」「薪资能否再谈」；张敏称「你肯定被录用了，可以先辞职」）· 林晓（offer 审批前已离职）
