@@ -186,7 +186,9 @@ export function kfInbound(ctx: SandboxContext, input: KfInbound): Fired<{ msgid:
   const xml = kfMsgOrEventXml(state.corpId, token, open_kfid, send_time);
   const summary = input.event
     ? `客服 ${open_kfid}：${input.external_userid} 进入会话`
-    : `客服 ${open_kfid}：${input.external_userid} 发来 ${input.content?.slice(0, 30) ?? ''}`;
+    : input.origin === 5
+      ? `客服 ${open_kfid}：接待人员 ${input.servicer_userid ?? ''} 回复 ${input.external_userid}：${input.content?.slice(0, 30) ?? ''}`
+      : `客服 ${open_kfid}：${input.external_userid} 发来 ${input.content?.slice(0, 30) ?? ''}`;
   return fire(ctx, { msgid: msg.msgid, token }, ctx.dispatcher.dispatch('kf_msg_or_event', xml, String(state.agentId), summary));
 }
 

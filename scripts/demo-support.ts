@@ -299,5 +299,6 @@ export function describeApprovalChange(before: readonly string[], a: Approval): 
           .map((e) => named(e.userid))
           .join('、')} 审批`
       : `审批单状态：${status}`;
-  return `✔ ${named(entry.userid)}已${verb}${candidate ? ` ${candidate} 的` : ''}${a.sp_name}（${a.sp_no}）${speech}。${then}。`;
+  const mark = entry.sp_status === 2 ? '✔' : entry.sp_status === 3 ? '✘' : '•';
+  return `${mark} ${named(entry.userid)}已${verb}${candidate ? ` ${candidate} 的` : ''}${a.sp_name}（${a.sp_no}）${speech}。${then}。`;
 }

@@ -87,7 +87,15 @@ function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): N
     WECOM_TOKEN: KEYS.token,
     WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
     WECOM_API_BASE: wecomApiBase,
-    QUEUE_PREFIX: 'hireledger-demo',
+    // Queues of this database's own: another demo on the same Redis with another database never
+    // takes (or removes the schedules of) this one's jobs.
+    QUEUE_PREFIX: `hireledger-demo-${
+      new URL(DATABASE_URL).pathname
+        .slice(1)
+        .toLowerCase()
+        .replace(/[^a-z0-9_-]/g, '_')
+        .slice(0, 24) || 'default'
+    }`,
     // The demo configures its processes completely; a .env written for a real deployment (NODE_ENV,
     // signing key, witnesses, ...) must not leak into them (src/config/dotenv.ts reads ENV_FILE).
     ENV_FILE: '/dev/null',
@@ -109,6 +117,26 @@ async function demoArchive(): Promise<{ dir: string; keysDir: string; secret: st
   } catch (err) {
     return { off: `未开启：无法编译 Finance SDK 替身（需要 gcc）：${(err as Error).message.split('\n')[0] ?? ''}` };
   }
+}
+
+/**
+ * One demo per database: two demos on one database share the KF cursors, the archive cursor and the
+ * queues, so one would pull the other's conversation and lose what was typed into its own console.
+ * The lock is held by a connection that lives as long as the demo (released when it exits).
+ */
+async function holdDemoDatabase(url: string): Promise<void> {
+  const holder = new Client({ connectionString: url });
+  holder.on('error', () => undefined);
+  await holder.connect();
+  const { rows } = await holder.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('hireledger-demo')) AS ok");
+  if (!rows[0]?.ok) {
+    await holder.end();
+    const name = new URL(url).pathname.slice(1);
+    throw new DemoStop(
+      `另一个演示正在使用数据库 ${name} / another demo is running on database ${name}: stop it, or give this one its own database, e.g. DATABASE_URL=${redactUrl(url.replace(/\/[^/?]*(\?|$)/, `/${name}_2$1`))}`,
+    );
+  }
+  closers.push(() => holder.end());
 }
 
 /** Creates the demo database when it does not exist yet (a fresh machine). */
@@ -275,6 +303,7 @@ async function main(): Promise<void> {
   const h5Problem = ensureH5();
 
   await ensureDatabase(DATABASE_URL);
+  await holdDemoDatabase(DATABASE_URL);
   const applied = await migrate(DATABASE_URL);
   console.log(applied.length ? `migrated: ${applied.join(', ')}` : 'database is up to date');
 

@@ -205,6 +205,6 @@ describe('what an approver did', () => {
     );
     const mid = approvalSnapshot(a);
     approvalAct(a, 'wangfang', 'reject', '', 2);
-    expect(describeApprovalChange(mid, a)).toBe('✔ 王芳（wangfang）已驳回 陈晨 的录用审批（202611268077）。审批单状态：已驳回。');
+    expect(describeApprovalChange(mid, a)).toBe('✘ 王芳（wangfang）已驳回 陈晨 的录用审批（202611268077）。审批单状态：已驳回。');
   });
 });
