@@ -8,6 +8,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { parseEnv } from 'node:util';
+import { Client } from 'pg';
 import { SP_STATUS_ZH, type Approval } from '../sandbox/approvals';
 import { randomNonce, signAndEncrypt } from '../sandbox/callbacks';
 
@@ -301,4 +302,24 @@ export function describeApprovalChange(before: readonly string[], a: Approval): 
       : `审批单状态：${status}`;
   const mark = entry.sp_status === 2 ? '✔' : entry.sp_status === 3 ? '✘' : '•';
   return `${mark} ${named(entry.userid)}已${verb}${candidate ? ` ${candidate} 的` : ''}${a.sp_name}（${a.sp_no}）${speech}。${then}。`;
+}
+
+/**
+ * One demo per database: two demos on one database share the KF cursors, the archive cursor and the
+ * queues, so one would pull the other's conversation and lose what was typed into its own console.
+ * The lock is held by a connection of its own until `release` (or the process ends).
+ */
+export async function lockDemoDatabase(url: string): Promise<{ release: () => Promise<void> } | { busy: string }> {
+  const holder = new Client({ connectionString: url });
+  holder.on('error', () => undefined);
+  await holder.connect();
+  const { rows } = await holder.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('hireledger-demo')) AS ok");
+  if (rows[0]?.ok) return { release: () => holder.end() };
+  await holder.end();
+  const name = new URL(url).pathname.slice(1);
+  const other = new URL(url);
+  other.pathname = `/${name}_2`;
+  return {
+    busy: `另一个演示正在使用数据库 ${name} / another demo is running on database ${name}: stop it, or give this one its own database, e.g. DATABASE_URL=${redactUrl(other.toString())}`,
+  };
 }

@@ -46,6 +46,7 @@ import {
   isOurApi,
   parsePort,
   readDotenvFile,
+  lockDemoDatabase,
   redactUrl,
   spSeqStartAfter,
 } from './demo-support';
@@ -119,24 +120,11 @@ async function demoArchive(): Promise<{ dir: string; keysDir: string; secret: st
   }
 }
 
-/**
- * One demo per database: two demos on one database share the KF cursors, the archive cursor and the
- * queues, so one would pull the other's conversation and lose what was typed into its own console.
- * The lock is held by a connection that lives as long as the demo (released when it exits).
- */
+/** One demo per database (demo-support.ts, holdDemoDatabase); the lock lives as long as the demo. */
 async function holdDemoDatabase(url: string): Promise<void> {
-  const holder = new Client({ connectionString: url });
-  holder.on('error', () => undefined);
-  await holder.connect();
-  const { rows } = await holder.query<{ ok: boolean }>("SELECT pg_try_advisory_lock(hashtext('hireledger-demo')) AS ok");
-  if (!rows[0]?.ok) {
-    await holder.end();
-    const name = new URL(url).pathname.slice(1);
-    throw new DemoStop(
-      `另一个演示正在使用数据库 ${name} / another demo is running on database ${name}: stop it, or give this one its own database, e.g. DATABASE_URL=${redactUrl(url.replace(/\/[^/?]*(\?|$)/, `/${name}_2$1`))}`,
-    );
-  }
-  closers.push(() => holder.end());
+  const held = await lockDemoDatabase(url);
+  if ('busy' in held) throw new DemoStop(held.busy);
+  closers.push(held.release);
 }
 
 /** Creates the demo database when it does not exist yet (a fresh machine). */

@@ -17,6 +17,7 @@ import {
   demoWecomKeyPrefix,
   describeApprovalChange,
   isOurApi,
+  lockDemoDatabase,
   parsePort,
   portIsFree,
   readDotenv,
@@ -26,7 +27,29 @@ import {
   urlVerificationQuery,
 } from '../../scripts/demo-support';
 
+import { createTestDatabase } from '../support/db';
+
 const BASE = { corpId: 'wwhireledgerdemo01', agentId: 1000002 };
+
+describe('one demo per database', () => {
+  test('a second demo on the same database is told which database is busy and how to use another', async () => {
+    const db = await createTestDatabase();
+    try {
+      const first = await lockDemoDatabase(db.url);
+      expect('release' in first).toBe(true);
+      const second = await lockDemoDatabase(db.url);
+      expect(second).toEqual({
+        busy: expect.stringContaining(`another demo is running on database ${new URL(db.url).pathname.slice(1)}`),
+      });
+      if ('release' in first) await first.release();
+      const third = await lockDemoDatabase(db.url);
+      expect('release' in third).toBe(true);
+      if ('release' in third) await third.release();
+    } finally {
+      await db.drop();
+    }
+  });
+});
 
 async function listen(server: Server | http.Server): Promise<number> {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
