@@ -1,11 +1,12 @@
 import type { Pool } from 'pg';
+import { createApprovalsModule, hrbpsFromAssignments, parseOfferControls } from './approvals';
 import type { Registry } from 'prom-client';
 import { createCandidateDirectory, createCandidatesModule } from './candidates';
 import type { Config } from './config/env';
 import { createArchiveChannel, createConversationsModule } from './conversations';
 import type { Ledger } from './evidence';
 import { createMembersModule } from './members';
-import { createOffersModule, hrbpsFromList } from './offers';
+import { createOffersModule } from './offers';
 import type { HireLedgerModule } from './platform/module';
 import { createSignalsModule, recruiterFromDirectory } from './signals';
 import type { WecomClient } from './wecom/api';
@@ -20,7 +21,7 @@ import type { WecomClient } from './wecom/api';
 /** What the factories may take from. Each takes only the part it needs. */
 export interface ModuleDeps {
   pool: Pool;
-  wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message'>;
+  wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message' | 'oa'>;
   /** The ledger's decision path, for work of several decisions per record (a KF pull commits page by page). */
   ledger: Pick<Ledger, 'transact'>;
   config: Pick<
@@ -36,6 +37,8 @@ export interface ModuleDeps {
     | 'MSGAUDIT_PROXY'
     | 'MSGAUDIT_PROXY_PASSWORD'
     | 'MSGAUDIT_PULL_INTERVAL_SECONDS'
+    | 'WECOM_OFFER_TEMPLATE_ID'
+    | 'WECOM_OFFER_CONTROLS'
   >;
   /** The process's metrics registry; modules keep private ones when absent. */
   registry?: Registry;
@@ -69,9 +72,25 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
   const offers = createOffersModule({
     db: deps.pool,
     transact: (work) => deps.ledger.transact(work),
-    // Until the approvals module's routing rules name the HRBPs, no rescind can be approved (refused, said plainly).
-    isHrbp: hrbpsFromList([]),
+    // HRBPs are the approvals module's role holders (none shipped: until a corp assigns one, no rescind can be approved).
+    isHrbp: hrbpsFromAssignments(deps.pool),
   });
+  // Offers go to WeCom approval once the offer template is configured (its id and control ids).
+  const { WECOM_OFFER_TEMPLATE_ID: templateId, WECOM_OFFER_CONTROLS: controls } = deps.config;
+  if (Boolean(templateId) !== Boolean(controls)) {
+    throw new Error('WECOM_OFFER_TEMPLATE_ID and WECOM_OFFER_CONTROLS are set together or not at all');
+  }
+  const approvals =
+    templateId && controls
+      ? createApprovalsModule({
+          db: deps.pool,
+          transact: (work) => deps.ledger.transact(work),
+          offers: offers.offers,
+          oa: deps.wecom.oa,
+          templateId,
+          controls: parseOfferControls(controls),
+        })
+      : null;
   return [
     createMembersModule({ db: deps.pool, directory: deps.wecom.contact }),
     createCandidatesModule({ db: deps.pool, contacts: deps.wecom.contact }),
@@ -85,5 +104,6 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
       offerStatus: (corpId, candidateId) => offers.offers.offerStatusOf(corpId, candidateId),
     }),
     offers,
+    ...(approvals ? [approvals] : []),
   ];
 }

@@ -266,17 +266,34 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext): 
 
   const spNoOf = (req: FastifyRequest): string => String(isRecord(req.params) ? req.params['sp_no'] : '');
 
+  /**
+   * `"drop_callback": true` acts without delivering the sys_approval_change callback (recorded as
+   * skipped), as when WeCom's callback is lost: HireLedger's reconciliation must heal it.
+   */
+  const maybeDropped = <T>(body: Json, act: () => T): T => {
+    if (body['drop_callback'] !== true) return act();
+    const url = state.callbackUrl;
+    state.callbackUrl = undefined;
+    try {
+      return act();
+    } finally {
+      state.callbackUrl = url;
+    }
+  };
+
   app.post('/sandbox/admin/approvals/:sp_no/approve', async (req, reply) =>
     respond(req, reply, () => {
       const body = adminBody(req);
-      return actOnApproval(ctx, spNoOf(req), str(body, 'userid'), 'approve', str(body, 'speech', false));
+      return maybeDropped(body, () =>
+        actOnApproval(ctx, spNoOf(req), str(body, 'userid'), 'approve', str(body, 'speech', false)),
+      );
     }),
   );
 
   app.post('/sandbox/admin/approvals/:sp_no/reject', async (req, reply) =>
     respond(req, reply, () => {
       const body = adminBody(req);
-      return actOnApproval(ctx, spNoOf(req), str(body, 'userid'), 'reject', str(body, 'speech', false));
+      return maybeDropped(body, () => actOnApproval(ctx, spNoOf(req), str(body, 'userid'), 'reject', str(body, 'speech', false)));
     }),
   );
 

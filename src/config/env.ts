@@ -43,6 +43,13 @@ const schema = z.object({
   WECOM_ENCODING_AES_KEY_PREVIOUS: encodingAesKey.optional(),
   WECOM_API_BASE: url(['https:', 'http:']).default('https://qyapi.weixin.qq.com'),
   WECOM_CALLBACK_MAX_SKEW_SECONDS: intFrom(0, 86400).default(300),
+  /** The offer approval template (oa/applyevent); without it offers are not submitted to WeCom (docs/approvals.md). */
+  WECOM_OFFER_TEMPLATE_ID: z
+    .string()
+    .regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be the template_id of the offer approval template')
+    .optional(),
+  /** JSON: the template's control ids and level option keys (src/approvals/form.ts parseOfferControls). */
+  WECOM_OFFER_CONTROLS: z.string().min(2).optional(),
   CALLBACK_BODY_LIMIT_BYTES: intFrom(1024, 1048576).default(65536),
   /** Redis key prefix for BullMQ queues (lets several deployments share one Redis). */
   QUEUE_PREFIX: z
@@ -116,6 +123,13 @@ const schema = z.object({
   MEDIA_MAX_BYTES: intFrom(1024, 1073741824).default(20971520),
   /** Largest message text kept in a record, in UTF-8 bytes; longer text is cut there and kept whole as media. */
   MESSAGE_TEXT_MAX_BYTES: intFrom(256, 1048576).default(16384),
+  /** Seconds between reminder sweeps (docs/reminders.md): the longest a wiped Redis delays a due reminder. */
+  REMINDERS_SWEEP_SECONDS: intFrom(5, 600).default(30),
+  /**
+   * Seconds a reminder may stay `sending` before the sweeper settles it as `outcome_unknown` (never
+   * re-sent). Longer than the WeCom client's longest request with its retries.
+   */
+  REMINDERS_SENDING_STALE_SECONDS: intFrom(60, 3600).default(300),
   PG_POOL_MAX: intFrom(1, 200).default(10),
   /** The worker's statement timeout (PostgreSQL cancels a statement running longer). */
   PG_STATEMENT_TIMEOUT_MS: intFrom(100, 600000).default(5000),

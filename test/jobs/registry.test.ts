@@ -23,7 +23,7 @@ describe('module wiring', () => {
     // Factories only wire: nothing is called while the modules are built.
     const modules = createModules({
       pool: {} as never,
-      wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never },
+      wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never, oa: {} as never },
       ledger: {} as never,
       config: {
         WECOM_CORP_ID: 'ww0000000000000000',

@@ -1,0 +1,116 @@
+/**
+ * Reconciliation: approvals HireLedger still believes pending (or approved and unsent, where a
+ * revocation after approval could be lost) are read from WeCom (oa/getapprovaldetail); an outcome
+ * whose callback never arrived is applied through `offers.recordApprovalOutcome`, and the healing
+ * is recorded (approval.reconciled) on the candidate's stream.
+ */
+import type { Pool, PoolClient } from 'pg';
+import type { Decision } from '../evidence';
+import type { Logger } from '../observability/logger';
+import { approvalStatusOfSpStatus, type Offers } from '../offers';
+import type { ApprovalDetail, OaApi } from '../wecom/api';
+import { formIdentity, type OfferControls } from './form';
+import { APPROVAL_KINDS, APPROVAL_SOURCE_REFS, APPROVAL_STREAMS, APPROVALS_SOURCE } from './names';
+
+export interface ReconcileDeps {
+  db: Pick<Pool, 'query'>;
+  transact: <T>(work: (tx: PoolClient) => Promise<Decision<T>>) => Promise<{ result: T }>;
+  offers: Pick<Offers, 'recordApprovalOutcome'>;
+  oa: Pick<OaApi, 'getApprovalDetail'>;
+  controls: OfferControls;
+  now: () => number;
+}
+
+export interface ReconcileSummary {
+  checked: number;
+  healed: number;
+}
+
+/** The approver whose act decided the form: the latest acted step with the form's outcome, lower-cased. */
+export function deciderOf(info: ApprovalDetail): { userid: string; at: Date } | null {
+  let best: { userid: string; at: number } | null = null;
+  for (const node of info.sp_record ?? []) {
+    for (const d of node.details ?? []) {
+      if (d.sptime > 0 && (d.sp_status === 2 || d.sp_status === 3) && (!best || d.sptime >= best.at)) {
+        best = { userid: d.approver.userid.toLowerCase(), at: d.sptime };
+      }
+    }
+  }
+  return best ? { userid: best.userid, at: new Date(best.at * 1000) } : null;
+}
+
+export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger, limit = 100): Promise<ReconcileSummary> {
+  const { rows } = await deps.db.query<{
+    offer_id: string;
+    candidate_id: string;
+    version: number;
+    request_step: number;
+    sp_no: string;
+    content_sha256: string;
+    approval_status: string;
+  }>(
+    `SELECT s.offer_id, o.candidate_id, s.version, s.request_step, s.sp_no, s.content_sha256, v.approval_status
+       FROM approval_submissions s
+       JOIN offer_versions v ON v.offer_id = s.offer_id AND v.version = s.version AND v.approval_sp_no = s.sp_no
+       JOIN offers o ON o.id = s.offer_id
+      WHERE s.corp_id = $1 AND s.state = 'submitted'
+        AND (v.approval_status = 'pending' OR (v.approval_status = 'approved' AND o.state = 'approved'))
+      ORDER BY s.checked_at NULLS FIRST, s.submitted_at
+      LIMIT $2`,
+    [corpId, limit],
+  );
+  let healed = 0;
+  for (const r of rows) {
+    const { info } = await deps.oa.getApprovalDetail(r.sp_no);
+    await deps.db.query('UPDATE approval_submissions SET checked_at = $1 WHERE offer_id = $2 AND request_step = $3', [
+      new Date(deps.now()),
+      r.offer_id,
+      r.request_step,
+    ]);
+    const status = approvalStatusOfSpStatus(info.sp_status);
+    if (status === null || status === r.approval_status) continue;
+    // The hash the approver was shown is the one in the form; a form without it cannot approve this content.
+    const id = formIdentity(info, deps.controls);
+    const reported = id && id.offerId === r.offer_id && id.version === r.version ? id.sha : '0'.repeat(64);
+    const decider = deciderOf(info);
+    const result = await deps.offers.recordApprovalOutcome(
+      { corpId, offerId: r.offer_id, version: r.version, contentSha256: reported },
+      r.sp_no,
+      status,
+      decider && status !== 'revoked' && status !== 'revoked_after_approval' ? { approver: decider.userid, at: decider.at } : {},
+    );
+    // A callback handled meanwhile already applied it: nothing was healed.
+    if (result.duplicate) continue;
+    healed += 1;
+    log.warn({ offerId: r.offer_id, spNo: r.sp_no, status }, 'approval outcome applied by reconciliation (callback lost)');
+    await deps.transact(async () => ({
+      result: null,
+      entries: [
+        {
+          stream: APPROVAL_STREAMS.candidate(r.candidate_id),
+          kind: APPROVAL_KINDS.reconciled,
+          occurredAt: new Date(deps.now()),
+          actor: 'hireledger',
+          source: APPROVALS_SOURCE,
+          sourceRef: APPROVAL_SOURCE_REFS.reconciled(r.sp_no, status),
+          payload: {
+            offer_id: r.offer_id,
+            candidate_id: r.candidate_id,
+            version: r.version,
+            sp_no: r.sp_no,
+            sp_status: info.sp_status,
+            approval_status: status,
+            content_sha256: r.content_sha256,
+            reported_content_sha256: reported,
+            applied: result.applied,
+            why: result.why ?? null,
+            offer_state: result.state,
+            healed_by: 'reconciliation',
+          },
+          raw: null,
+        },
+      ],
+    }));
+  }
+  return { checked: rows.length, healed };
+}
