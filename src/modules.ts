@@ -1,3 +1,4 @@
+import type { Queue } from 'bullmq';
 import type { Pool } from 'pg';
 import { createApprovalsModule, hrbpsFromAssignments, parseOfferControls } from './approvals';
 import type { Registry } from 'prom-client';
@@ -8,6 +9,7 @@ import type { Ledger } from './evidence';
 import { createMembersModule } from './members';
 import { createOffersModule } from './offers';
 import type { HireLedgerModule } from './platform/module';
+import { bullmqTriggers, createRemindersModule } from './reminders';
 import { createSignalsModule, recruiterFromDirectory } from './signals';
 import type { WecomClient } from './wecom/api';
 
@@ -39,7 +41,11 @@ export interface ModuleDeps {
     | 'MSGAUDIT_PULL_INTERVAL_SECONDS'
     | 'WECOM_OFFER_TEMPLATE_ID'
     | 'WECOM_OFFER_CONTROLS'
+    | 'REMINDERS_SWEEP_SECONDS'
+    | 'REMINDERS_SENDING_STALE_SECONDS'
   >;
+  /** The corp's jobs queue (QUEUES.jobs): where reminder triggers wait as delayed jobs. */
+  jobsQueue: Pick<Queue, 'add' | 'getJob'>;
   /** The process's metrics registry; modules keep private ones when absent. */
   registry?: Registry;
 }
@@ -75,6 +81,16 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     // HRBPs are the approvals module's role holders (none shipped: until a corp assigns one, no rescind can be approved).
     isHrbp: hrbpsFromAssignments(deps.pool),
   });
+  // Reminders are rows in PostgreSQL; a delayed job is only their trigger, and a sweeper re-arms lost ones.
+  const reminders = createRemindersModule({
+    db: deps.pool,
+    transact: (work) => deps.ledger.transact(work),
+    messages: deps.wecom.message,
+    triggers: bullmqTriggers(deps.jobsQueue),
+    expireOffer: (ref) => offers.offers.expireOffer(ref),
+    sweepIntervalMs: deps.config.REMINDERS_SWEEP_SECONDS * 1000,
+    sendingStaleMs: deps.config.REMINDERS_SENDING_STALE_SECONDS * 1000,
+  });
   // Offers go to WeCom approval once the offer template is configured (its id and control ids).
   const { WECOM_OFFER_TEMPLATE_ID: templateId, WECOM_OFFER_CONTROLS: controls } = deps.config;
   if (Boolean(templateId) !== Boolean(controls)) {
@@ -104,6 +120,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
       offerStatus: (corpId, candidateId) => offers.offers.offerStatusOf(corpId, candidateId),
     }),
     offers,
+    reminders,
     ...(approvals ? [approvals] : []),
   ];
 }

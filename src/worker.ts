@@ -1,6 +1,8 @@
 import { loadConfigOrExit } from './config/env';
 import { createLedger } from './evidence';
 import { checkpointerFromConfig, startCheckpointJobs } from './jobs/checkpoints';
+import { QUEUES } from './jobs/names';
+import { createQueues } from './jobs/queues';
 import { startWorkerRuntime } from './jobs/runtime';
 import { createModules } from './modules';
 import { createLogger } from './observability/logger';
@@ -28,6 +30,8 @@ async function main(): Promise<void> {
   }
   if (!checkpointer) logger.warn('EVIDENCE_SIGNING_KEY_FILE is not set: no evidence checkpoints will be taken');
 
+  // Where modules put delayed jobs of their own (reminder triggers); the runtime below processes them.
+  const producerQueues = createQueues(redis, { prefix: config.QUEUE_PREFIX, corpId: config.WECOM_CORP_ID });
   // The modules' handlers, consumers and jobs; a wiring conflict between modules stops the start here.
   const runtime = await startWorkerRuntime({
     corpId: config.WECOM_CORP_ID,
@@ -35,7 +39,14 @@ async function main(): Promise<void> {
     connection: redis,
     prefix: config.QUEUE_PREFIX,
     ledger,
-    modules: createModules({ pool, wecom, ledger, config, registry: metrics.registry }),
+    modules: createModules({
+      pool,
+      wecom,
+      ledger,
+      config,
+      jobsQueue: producerQueues.get(QUEUES.jobs),
+      registry: metrics.registry,
+    }),
     logger,
     metrics,
   });
@@ -54,6 +65,7 @@ async function main(): Promise<void> {
 
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {
     await runtime.close(); // stops following the ledger, waits for in-flight jobs
+    await producerQueues.close();
     await checkpoints?.close();
     await ledger.close(); // after everything that could send: their outcomes are flushed
     redis.disconnect();

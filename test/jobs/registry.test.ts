@@ -25,12 +25,15 @@ describe('module wiring', () => {
       pool: {} as never,
       wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never, oa: {} as never },
       ledger: {} as never,
+      jobsQueue: {} as never,
       config: {
         WECOM_CORP_ID: 'ww0000000000000000',
         MEDIA_STORE: 'pg',
         MEDIA_MAX_BYTES: 1024,
         MESSAGE_TEXT_MAX_BYTES: 1024,
         MSGAUDIT_PULL_INTERVAL_SECONDS: 300,
+        REMINDERS_SWEEP_SECONDS: 30,
+        REMINDERS_SENDING_STALE_SECONDS: 300,
       },
     });
     const combined = combineModules(modules);
@@ -46,6 +49,7 @@ describe('module wiring', () => {
       'conversations-archive',
       'signals',
       'offers',
+      'reminders',
     ]);
   });
 

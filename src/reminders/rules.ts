@@ -1,0 +1,83 @@
+import { chinaCalendar, type WorkingCalendar } from './calendar';
+import { REMINDER_TYPES, type ReminderType } from './names';
+import { atShanghai, candidateSendTime, shanghaiDate, shanghaiMinuteOfDay } from './time';
+
+/**
+ * When each reminder is due: pure functions of the facts (DECISIONS 13). Offer-answer reminders and
+ * the offer deadline count calendar hours; approvals and onboarding count working days (China's
+ * calendar with 调休); candidate-facing ones are deferred out of the quiet hours.
+ */
+
+const HOUR = 3600_000;
+
+export interface PlannedReminder {
+  type: ReminderType;
+  audience: 'member' | 'candidate' | 'system';
+  /** Member userid (lower-cased), the candidate's opaque id, or 'hireledger'. */
+  recipient: string;
+  dueAt: Date;
+}
+
+export interface OfferSentFacts {
+  candidateId: string;
+  sentAt: Date;
+  /** The member who sent it (the recruiter), lower-cased. */
+  recruiter: string;
+  /** The hiring manager the offer names, or null: the recruiter is told instead. */
+  hiringManager: string | null;
+  /** The stated acceptance deadline, or null (none stated: no deadline reminder). */
+  deadline: Date | null;
+}
+
+/**
+ * An offer sent: 24 h → the recruiter and the candidate (the candidate's deferred out of quiet
+ * hours), 48 h → the hiring manager, at the deadline → expire. A reminder due at or after the
+ * deadline is moot (the offer will have expired) and is not planned.
+ */
+export function offerSentReminders(f: OfferSentFacts): PlannedReminder[] {
+  const at24 = new Date(f.sentAt.getTime() + 24 * HOUR);
+  const at48 = new Date(f.sentAt.getTime() + 48 * HOUR);
+  const planned: PlannedReminder[] = [
+    { type: REMINDER_TYPES.offerUnanswered24hRecruiter, audience: 'member', recipient: f.recruiter, dueAt: at24 },
+    {
+      type: REMINDER_TYPES.offerUnanswered24hCandidate,
+      audience: 'candidate',
+      recipient: f.candidateId,
+      dueAt: candidateSendTime(at24),
+    },
+    {
+      type: REMINDER_TYPES.offerUnanswered48h,
+      audience: 'member',
+      recipient: (f.hiringManager ?? f.recruiter).toLowerCase(),
+      dueAt: at48,
+    },
+  ];
+  const kept = f.deadline ? planned.filter((p) => p.dueAt.getTime() < (f.deadline as Date).getTime()) : planned;
+  if (f.deadline)
+    kept.push({ type: REMINDER_TYPES.offerDeadline, audience: 'system', recipient: 'hireledger', dueAt: f.deadline });
+  return kept;
+}
+
+/**
+ * "Approval idle 24 h at one approver" in working days (DECISIONS 13: one working day): the same
+ * Shanghai wall-clock time on the next working day after the day the approval reached the
+ * approver. An approval that reached them on a rest day starts waiting at 09:00 of the next working
+ * day, and is due one working day after that.
+ */
+export function approvalIdleDue(reachedApproverAt: Date, workingDays = 1, cal: WorkingCalendar = chinaCalendar): Date {
+  const reached = shanghaiDate(reachedApproverAt);
+  const working = cal.isWorkingDay(reached);
+  // Reached on a rest day: the waiting starts at 09:00 of the next working day.
+  const start = working ? reached : cal.addWorkingDays(reached, 1);
+  const minute = working ? shanghaiMinuteOfDay(reachedApproverAt) : 9 * 60;
+  const day = cal.addWorkingDays(start, workingDays);
+  return atShanghai(day, Math.floor(minute / 60), minute % 60);
+}
+
+/**
+ * "Onboarding materials missing 3 working days before the start date": 09:00 Shanghai on the
+ * third working day before the start date (`YYYY-MM-DD`), not counting the start date itself.
+ */
+export function onboardingMaterialsDue(startDate: string, workingDays = 3, cal: WorkingCalendar = chinaCalendar): Date {
+  return atShanghai(cal.addWorkingDays(startDate, -workingDays), 9);
+}
