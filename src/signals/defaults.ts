@@ -39,6 +39,7 @@ export const DEFAULT_RULES: readonly SignalRule[] = [
       'think\\s{0,3}(?:一下|下|about it|it over)|再think',
       '(?:几天|两天|三天|一周|一个星期|一些|点|一点|些)时间(?:考虑|想想|思考|决定)',
       '(?:在|正在|还在)?考虑(?:要不要|去不去|接不接|换不换|是否)',
+      '我(?:还在|正在|仍在|还是在)(?:考虑|犹豫|纠结)',
       '(?:要|得|需要|还要|还得)(?:再)?商量(?:一下|下|商量)',
     ],
     guards: CANDIDATE_HESITATION,
