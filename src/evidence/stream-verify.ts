@@ -4,7 +4,7 @@ import type { StoredRecord } from './reader';
 import { createHash } from 'node:crypto';
 import { HASH_VERSION, hashedForm, sha256Hex, type RecordHeader } from './record';
 import { StoredJsonError, parseStoredJson } from './stored-json';
-import type { VerifyProblem } from './verify';
+import { hashedTime, type VerifyProblem } from './verify';
 
 /**
  * Reading one stream (and the few records it points to) with, on request, every record re-verified:
@@ -90,16 +90,6 @@ const HEADER = `seq, hash_version, stream, kind, to_char(occurred_at AT TIME ZON
   payload::text AS payload, payload_sha256, raw_sha256, prev_hash, hash`;
 /** What a verified read selects (raw too), and a plain one. */
 const columns = (verify: boolean) => (verify ? `${HEADER}, raw::text AS raw` : HEADER);
-
-const STAMP_RE = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})(\d{3})ZAD$/;
-
-/** `2026-11-20T01:02:03.456000ZAD` → the hashed form's Date, or why it cannot be hashed as stored. */
-function hashedTime(stamp: string): Date | string {
-  const m = STAMP_RE.exec(stamp);
-  if (!m) return `${stamp.replace(/Z(AD|BC)$/, 'Z $1')} has no four-digit year of the common era`;
-  if (m[8] !== '000') return `${stamp.slice(0, -2)} is finer than the millisecond the hash covers`;
-  return new Date(`${m[1]}-${m[2]}-${m[3]}T${m[4]}:${m[5]}:${m[6]}.${m[7]}Z`);
-}
 
 /** A stamp read for display only (not verifying): the millisecond the hash covers. */
 function displayTime(stamp: string): Date {

@@ -98,7 +98,7 @@ interface DbRow {
 const STAMP = `'YYYY-MM-DD"T"HH24:MI:SS.US"Z"BC'`;
 
 /** `2026-11-20T01:02:03.456000ZAD` → the hashed form's Date, or why it cannot be hashed as stored. */
-function hashedTime(stamp: string): Date | string {
+export function hashedTime(stamp: string): Date | string {
   const m = /^(\d{4})-(\d\d)-(\d\d)T(\d\d):(\d\d):(\d\d)\.(\d{3})(\d{3})ZAD$/.exec(stamp);
   if (!m) return `${stamp.replace(/Z(AD|BC)$/, 'Z $1')} has no four-digit year of the common era`;
   if (m[8] !== '000') return `${stamp.slice(0, -2)} is finer than the millisecond the hash covers`;

@@ -79,25 +79,32 @@ export async function saveRule(
             -- reach the caller instead of silently keeping the old type.
             type = EXCLUDED.type, role = EXCLUDED.role
      RETURNING ${COLUMNS}`,
-    [
-      corpId,
-      rule.id,
-      rule.type,
-      ROLE_OF_TYPE[rule.type],
-      rule.description,
-      rule.terms,
-      rule.patterns,
-      rule.guards.negation,
-      rule.guards.question,
-      rule.guards.advice,
-      rule.guards.thirdParty,
-      rule.enabled,
-      by,
-    ],
+    insertValues(corpId, rule, by),
   );
   const row = rows[0];
   if (!row) throw new Error(`rule ${rule.id} was not saved`);
   return storedOf(row);
+}
+
+/** The values of an INSERT of a rule, in the column order both inserts above and below name. */
+function insertValues(corpId: string, rule: Omit<SignalRule, 'version'>, by: string): unknown[] {
+  const g = rule.guards;
+  const role = ROLE_OF_TYPE[rule.type];
+  return [
+    corpId,
+    rule.id,
+    rule.type,
+    role,
+    rule.description,
+    rule.terms,
+    rule.patterns,
+    g.negation,
+    g.question,
+    g.advice,
+    g.thirdParty,
+    rule.enabled,
+    by,
+  ];
 }
 
 /**
@@ -118,21 +125,7 @@ export async function ensureDefaultRules(
                                  advice_guard, third_party_guard, enabled, updated_by)
        VALUES ($1, $2, $3, $4, 1, $5, $6, $7, $8, $9, $10, $11, $12, $13)
        ON CONFLICT (corp_id, id) DO NOTHING`,
-      [
-        corpId,
-        rule.id,
-        rule.type,
-        ROLE_OF_TYPE[rule.type],
-        rule.description,
-        rule.terms,
-        rule.patterns,
-        rule.guards.negation,
-        rule.guards.question,
-        rule.guards.advice,
-        rule.guards.thirdParty,
-        rule.enabled,
-        HIRELEDGER_ACTOR,
-      ],
+      insertValues(corpId, rule, HIRELEDGER_ACTOR),
     );
     added += rowCount ?? 0;
     if (rowCount) continue;
