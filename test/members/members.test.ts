@@ -98,7 +98,14 @@ describe('the members module', () => {
     worker = await startRuntime(app, [createMembersModule({ db: app.db.appPool, directory: sandboxDirectory() })], {
       concurrency: 1,
     });
-    await until('visits and profiles', async () => (await records("kind LIKE 'member.%'")).length === 5);
+    // Wait for the records and for every job to be marked done: zhangmin's second visit needs no
+    // fetch, so its profile job writes no record and may finish after the last one appears.
+    const doneCount = async () =>
+      (await app.db.pool.query<{ n: number }>('SELECT count(*)::int AS n FROM ledger_consumer_done')).rows[0]?.n ?? 0;
+    await until(
+      'visits, profiles and every job done',
+      async () => (await records("kind LIKE 'member.%'")).length === 5 && (await doneCount()) === 7,
+    );
 
     const callbacks = await records("kind = 'wecom.callback.event.enter_agent'");
     expect(callbacks).toHaveLength(4);
