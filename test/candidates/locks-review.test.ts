@@ -29,6 +29,8 @@ describe('candidate row locks', () => {
   async function begin(): Promise<PoolClient> {
     const c = await db.appPool.connect();
     await c.query('BEGIN');
+    // A lock that waits for the other transaction fails the test with an error, not a jest timeout.
+    await c.query("SET LOCAL lock_timeout = '10s'");
     return c;
   }
 
@@ -53,9 +55,12 @@ describe('candidate row locks', () => {
           at: new Date(),
           onlyIfUnknown: true,
         });
-      const p1 = assign(t1, 'zhangsan');
+      // t1 updates while t2 still holds its finding lock: with FOR SHARE this waited for t2, whose own
+      // update then waited for t1 (the deadlock). t2's update is sent before t1 commits, so it waits
+      // for t1's row lock. (Sent together, the server may take t2's first, and then awaiting t1
+      // before committing t2 would wait for ever: the order is the test's, not the server's.)
+      const r1 = await assign(t1, 'zhangsan');
       const p2 = assign(t2, 'lisi');
-      const r1 = await p1;
       await t1.query('COMMIT');
       const r2 = await p2;
       await t2.query('COMMIT');
