@@ -293,7 +293,8 @@ describe('sandbox appchat and group robot webhook', () => {
       await new Promise((r) => setTimeout(r, 100));
       const started = Date.now();
       await sb.close();
-      expect(Date.now() - started).toBeLessThan(2000);
+      // Far below the held request's 20 s (wide: a loaded machine is slow to close).
+      expect(Date.now() - started).toBeLessThan(10_000);
       await expect(pending).rejects.toMatchObject({ code: 'ECONNRESET' });
     });
 

@@ -73,7 +73,7 @@ describe('callback delivery', () => {
   });
 
   test('slow receiver: first attempt aborted after callbackTimeoutMs, redelivered with fresh nonce, same plaintext', async () => {
-    const receiver = await startReceiver((n) => (n === 1 ? { delayMs: 800 } : {}));
+    const receiver = await startReceiver((n) => (n === 1 ? { delayMs: 3000 } : {}));
     const sb = await startSandbox({ callbackUrl: receiver.url, callbackTimeoutMs: 300 });
     try {
       const fired = sb.actions.memberSendsText('liqiang', '同意录用');
@@ -84,7 +84,8 @@ describe('callback delivery', () => {
         [2, 200, null],
       ]);
       expect(rec.attempts[0]?.durationMs).toBeGreaterThanOrEqual(290);
-      expect(rec.attempts[0]?.durationMs).toBeLessThan(800);
+      // Aborted, not answered: well before the receiver's 3 s (wide: timers run late on a loaded machine).
+      expect(rec.attempts[0]?.durationMs).toBeLessThan(3000);
       expect(receiver.received).toHaveLength(2);
       const [first, second] = receiver.received;
       if (!first || !second) throw new Error('two requests expected');
