@@ -236,7 +236,7 @@ describe('reminders', () => {
     // Three offers whose 24 h reminders fall due together, 8 s from now. One after the other: sentOffer
     // moves the offers module's one clock, so concurrent calls would send some offers at the wrong time.
     const sentAt = Date.now() - DAY + 8000;
-    const offers = [];
+    const offers: Awaited<ReturnType<typeof sentOffer>>[] = [];
     for (let i = 0; i < 3; i++) offers.push(await sentOffer(world, sentAt, null));
     await until('reminders made', async () => {
       const all = await Promise.all(offers.map((o) => world.reminders.reminders.ofSubject(world.corpId, o.offerId)));
