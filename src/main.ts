@@ -19,7 +19,7 @@ async function main(): Promise<void> {
   // The modules' routes may call WeCom; the client records every message it sends to a person here.
   const outbound = createLedger({ pool });
   const wecom = wecomClientFromConfig(config, { redis, logger, ledger: outbound, pool });
-  const modules = createModules({ pool, wecom, ledger: outbound, config, jobsQueue: queues.get(QUEUES.jobs) });
+  const modules = createModules({ pool, wecom, ledger: outbound, config, jobsQueue: queues.get(QUEUES.jobs), redis });
   const app = await buildApp({ config, pool, redis, queues, logger, h5Dir, modules });
   await app.server.listen({ host: config.HOST, port: config.PORT });
   onShutdown(logger, config.SHUTDOWN_GRACE_MS, async () => {

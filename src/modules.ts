@@ -1,5 +1,7 @@
 import type { Queue } from 'bullmq';
+import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
+import { createAcceptanceModule } from './acceptance';
 import { createApprovalsModule, hrbpsFromAssignments, parseOfferControls } from './approvals';
 import type { Registry } from 'prom-client';
 import { createCandidateDirectory, createCandidatesModule } from './candidates';
@@ -43,9 +45,15 @@ export interface ModuleDeps {
     | 'WECOM_OFFER_CONTROLS'
     | 'REMINDERS_SWEEP_SECONDS'
     | 'REMINDERS_SENDING_STALE_SECONDS'
+    | 'OFFER_LINK_SECRET'
+    | 'PUBLIC_BASE_URL'
+    | 'CANDIDATE_IDENTIFIER_HMAC_KEY'
+    | 'QUEUE_PREFIX'
   >;
   /** The corp's jobs queue (QUEUES.jobs): where reminder triggers wait as delayed jobs. */
   jobsQueue: Pick<Queue, 'add' | 'getJob'>;
+  /** The API's Redis: the acceptance page counts refused links per IP in it (the worker passes none). */
+  redis?: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>;
   /** The process's metrics registry; modules keep private ones when absent. */
   registry?: Registry;
 }
@@ -80,6 +88,15 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     transact: (work) => deps.ledger.transact(work),
     // HRBPs are the approvals module's role holders (none shipped: until a corp assigns one, no rescind can be approved).
     isHrbp: hrbpsFromAssignments(deps.pool),
+  });
+  // The candidate's acceptance page and the signed, single-use links to it.
+  const acceptance = createAcceptanceModule({
+    db: deps.pool,
+    transact: (work) => deps.ledger.transact(work),
+    offers: offers.offers,
+    config: deps.config,
+    ...(deps.redis ? { redis: deps.redis } : {}),
+    ...(deps.registry ? { registry: deps.registry } : {}),
   });
   // Reminders are rows in PostgreSQL; a delayed job is only their trigger, and a sweeper re-arms lost ones.
   const reminders = createRemindersModule({
@@ -120,6 +137,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
       offerStatus: (corpId, candidateId) => offers.offers.offerStatusOf(corpId, candidateId),
     }),
     offers,
+    acceptance,
     reminders,
     ...(approvals ? [approvals] : []),
   ];

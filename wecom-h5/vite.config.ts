@@ -5,7 +5,7 @@ import { defineConfig } from 'vite';
 const API_TARGET = 'http://127.0.0.1:3000';
 
 const proxy = Object.fromEntries(
-  ['/health', '/api', '/wecom'].map((prefix) => [prefix, { target: API_TARGET, changeOrigin: false }]),
+  ['/health', '/api', '/wecom', '/h5/api'].map((prefix) => [prefix, { target: API_TARGET, changeOrigin: false }]),
 );
 
 export default defineConfig({
@@ -16,6 +16,15 @@ export default defineConfig({
     emptyOutDir: true,
     target: 'es2020',
     sourcemap: false,
+    // Two pages: the in-WeCom shell (index.html) and the candidate's offer acceptance page
+    // (offer.html, no WeCom login; its token travels in the URL fragment). Paths are relative to
+    // this folder, where `npm run build` runs.
+    rolldownOptions: {
+      input: {
+        main: 'index.html',
+        offer: 'offer.html',
+      },
+    },
   },
   server: {
     host: '127.0.0.1',

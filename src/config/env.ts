@@ -98,6 +98,23 @@ const schema = z.object({
    */
   CANDIDATE_IDENTIFIER_HMAC_KEY: z.string().min(32, 'must be a random secret of at least 32 characters').optional(),
   /**
+   * Key of the HMAC-SHA256 that signs the links to the candidate's offer acceptance page
+   * (docs/acceptance.md): at least 32 bytes. Optional; without it no offer link can be made or
+   * checked, and the page's API answers 503 not_configured. A secret: changing it voids every link
+   * not yet used.
+   */
+  OFFER_LINK_SECRET: z
+    .string()
+    .refine((v) => Buffer.byteLength(v, 'utf8') >= 32, 'must be a random secret of at least 32 bytes')
+    .optional(),
+  /** Where candidates reach the API from outside (https://hire.example.com): offer links point at `<it>/h5/offer.html`. */
+  PUBLIC_BASE_URL: url(['https:', 'http:'])
+    .refine((v) => {
+      const u = new URL(v);
+      return u.search === '' && u.hash === '' && u.username === '' && u.password === '';
+    }, 'must be a plain base URL (no query, fragment or credentials)')
+    .optional(),
+  /**
    * The chat archive (会话内容存档, src/conversations/archive): WeCom's Finance SDK library
    * (libWeWorkFinanceSdk_C.so, glibc only; shipped by the deployment, WeCom offers no registry).
    * Unset: the channel is off, and /health and the completeness report say so.

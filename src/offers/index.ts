@@ -154,6 +154,7 @@ export {
   type Offers,
   type OffersDeps,
   type OfferRef,
+  type OfferStatusView,
   type OfferVersionRef,
   type OfferView,
   type RescindWarning,

@@ -10,6 +10,7 @@ import {
   diffText,
   offerContent,
   shanghaiDate,
+  termsOf,
   type OfferContent,
   type OfferTerms,
 } from './content';
@@ -95,6 +96,22 @@ export interface OfferView {
   updatedAt: Date;
   versions: OfferVersionView[];
 }
+
+/** What `offerStatusOf` answers (the signals module's `offerStatus`): the approved version, its hash and terms. */
+export type OfferStatusView =
+  | { approved: false }
+  | {
+      approved: true;
+      terms: { [key: string]: string | number };
+      offer: {
+        offerId: string;
+        state: OfferState;
+        version: number;
+        contentSha256: string;
+        terms: OfferTerms;
+        positionTitle: string | null;
+      };
+    };
 
 export interface OfferRef {
   corpId: string;
@@ -302,6 +319,8 @@ export function createOffers(deps: OffersDeps) {
       actor: string | ((l: Locked) => string);
       reason: string | null;
       check?: (l: Locked, at: Date) => void;
+      /** The caller's own write in the same transaction, after the checks (e.g. consuming a single-use link). */
+      within?: (tx: PoolClient, at: Date) => Promise<void>;
       payload?: (l: Locked, at: Date) => { [key: string]: JsonValue };
     },
   ): Promise<OfferView> {
@@ -311,6 +330,7 @@ export function createOffers(deps: OffersDeps) {
       const at = now();
       refuseUnlessLegal(l, action);
       args.check?.(l, at);
+      await args.within?.(tx, at);
       const to = TRANSITIONS[action].to;
       await moveTo(tx, l, to, at);
       const entry = record(l, {
@@ -702,8 +722,20 @@ export function createOffers(deps: OffersDeps) {
       return (await getOffer(ref)) as OfferView;
     },
 
-    /** The candidate accepted the sent version before its deadline (the H5 page fills ip, user agent and the shown text's hash). */
-    async recordAcceptance(ref: OfferVersionRef & { ip?: string; userAgent?: string; shownTextSha256?: string }) {
+    /**
+     * The candidate accepted the sent version before its deadline (the H5 page fills ip, user agent
+     * and the shown text's hash; `confirmation` adds what the candidate confirmed, kept in the
+     * record; `within` writes in the same transaction, e.g. consumes the link).
+     */
+    async recordAcceptance(
+      ref: OfferVersionRef & {
+        ip?: string;
+        userAgent?: string;
+        shownTextSha256?: string;
+        confirmation?: { [key: string]: JsonValue };
+        within?: (tx: PoolClient, at: Date) => Promise<void>;
+      },
+    ) {
       return step(ref, 'accept', {
         kind: OFFER_KINDS.accepted,
         actor: byCandidate,
@@ -716,22 +748,32 @@ export function createOffers(deps: OffersDeps) {
             throw new OfferStateError(l.offer.id, 'accept', l.offer.state, '接受截止时间已过');
           }
         },
+        ...(ref.within ? { within: ref.within } : {}),
         payload: () => ({
           ip: ref.ip ?? null,
           user_agent: ref.userAgent ?? null,
           shown_text_sha256: ref.shownTextSha256 ?? null,
+          ...(ref.confirmation ? { confirmation: ref.confirmation } : {}),
         }),
       });
     },
 
     /** The candidate declined the sent offer (a structured reason and the candidate's words). */
-    async recordDecline(ref: OfferRef & { reasonCode: CandidateReason; reason?: string }) {
+    async recordDecline(
+      ref: OfferRef & {
+        reasonCode: CandidateReason;
+        reason?: string;
+        confirmation?: { [key: string]: JsonValue };
+        within?: (tx: PoolClient, at: Date) => Promise<void>;
+      },
+    ) {
       const code = candidateReason(ref.reasonCode);
       return step(ref, 'decline', {
         kind: OFFER_KINDS.declined,
         actor: byCandidate,
         reason: reasonText(ref.reason, false),
-        payload: () => ({ reason_code: code }),
+        ...(ref.within ? { within: ref.within } : {}),
+        payload: () => ({ reason_code: code, ...(ref.confirmation ? { confirmation: ref.confirmation } : {}) }),
       });
     },
 
@@ -823,18 +865,25 @@ export function createOffers(deps: OffersDeps) {
      * check compares a recruiter's numbers with them). The latest offer approved, sent, accepted or
      * onboarded counts.
      */
-    async offerStatusOf(
-      corpId: string,
-      candidateId: string,
-    ): Promise<{ approved: false } | { approved: true; terms: { [key: string]: string | number } }> {
-      const { rows } = await deps.db.query<{ content: OfferContent }>(
-        `SELECT v.content FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.version = o.current_version
+    async offerStatusOf(corpId: string, candidateId: string): Promise<OfferStatusView> {
+      const { rows } = await deps.db.query<{
+        id: string;
+        state: OfferState;
+        current_version: number;
+        content: OfferContent;
+        content_sha256: string;
+        title: string | null;
+      }>(
+        `SELECT o.id, o.state, o.current_version, v.content, v.content_sha256, p.title
+           FROM offers o JOIN offer_versions v ON v.offer_id = o.id AND v.version = o.current_version
+           LEFT JOIN positions p ON p.corp_id = o.corp_id AND p.id = o.position_id
           WHERE o.corp_id = $1 AND o.candidate_id = $2 AND o.state IN ('approved', 'sent', 'accepted', 'onboarded')
           ORDER BY o.updated_at DESC LIMIT 1`,
         [corpId, candidateId],
       );
-      const c = rows[0]?.content;
-      if (!c) return { approved: false };
+      const r = rows[0];
+      if (!r) return { approved: false };
+      const c = r.content;
       return {
         approved: true,
         terms: {
@@ -842,6 +891,15 @@ export function createOffers(deps: OffersDeps) {
           salary_months: c.salary_months,
           level: c.level,
           start_date: c.start_date,
+        },
+        // In these states the current version is the approved one (a change is a new version back in draft).
+        offer: {
+          offerId: r.id,
+          state: r.state,
+          version: r.current_version,
+          contentSha256: r.content_sha256,
+          terms: termsOf(c),
+          positionTitle: r.title,
         },
       };
     },

@@ -34,6 +34,7 @@ describe('module wiring', () => {
         MSGAUDIT_PULL_INTERVAL_SECONDS: 300,
         REMINDERS_SWEEP_SECONDS: 30,
         REMINDERS_SENDING_STALE_SECONDS: 300,
+        QUEUE_PREFIX: 'hireledger',
       },
     });
     const combined = combineModules(modules);
@@ -49,6 +50,7 @@ describe('module wiring', () => {
       'conversations-archive',
       'signals',
       'offers',
+      'acceptance',
       'reminders',
     ]);
   });

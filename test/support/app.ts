@@ -3,6 +3,7 @@ import type { CallbackKeys } from '../../sandbox/callbacks';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 import { buildApp, type App } from '../../src/app';
 import { loadConfig, type Config } from '../../src/config/env';
+import type { HireLedgerModule } from '../../src/platform/module';
 import { createQueues, type QueueSet } from '../../src/jobs/queues';
 import { createLogger } from '../../src/observability/logger';
 import { createTestDatabase, type TestDatabase } from './db';
@@ -29,7 +30,12 @@ export interface RunningApp {
  */
 export async function startApp(
   env: Record<string, string | undefined> = {},
-  opts: { now?: () => number; db?: TestDatabase } = {},
+  opts: {
+    now?: () => number;
+    db?: TestDatabase;
+    /** Modules whose routes the app registers (built on the app's own pool, Redis and config). */
+    modules?: (ctx: { pool: TestDatabase['appPool']; redis: Redis; config: Config }) => readonly HireLedgerModule[];
+  } = {},
 ): Promise<RunningApp> {
   const db = opts.db ?? (await createTestDatabase());
   const appEnv = testEnv({ DATABASE_URL: db.appUrl, ...env });
@@ -37,7 +43,15 @@ export async function startApp(
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, corpId: config.WECOM_CORP_ID });
-  const app = await buildApp({ config, pool: db.appPool, redis, queues, logger, ...(opts.now ? { now: opts.now } : {}) });
+  const app = await buildApp({
+    config,
+    pool: db.appPool,
+    redis,
+    queues,
+    logger,
+    ...(opts.now ? { now: opts.now } : {}),
+    ...(opts.modules ? { modules: opts.modules({ pool: db.appPool, redis, config }) } : {}),
+  });
   const address = await app.server.listen({ host: '127.0.0.1', port: 0 });
   return {
     app,

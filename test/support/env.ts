@@ -79,6 +79,9 @@ export function testEnv(overrides: TestEnvOverrides): Record<string, string> {
     PORT: '0',
     ...corpEnv(TEST_KEYS),
     QUEUE_PREFIX: `hltest_${randomBytes(4).toString('hex')}`,
+    // Offer links to the acceptance page (docs/acceptance.md): a fresh secret per call.
+    OFFER_LINK_SECRET: randomBytes(32).toString('hex'),
+    PUBLIC_BASE_URL: 'https://hire.test.example',
     ...overrides,
   };
   return Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined));

@@ -1,0 +1,47 @@
+import type { Redis } from 'ioredis';
+
+/**
+ * Failed link attempts per client IP, counted in Redis over a fixed window: at `limit` failures the
+ * IP gets 429 for whatever remains of the window, valid token or not (so a guesser gets no oracle
+ * either). The token's 256-bit MAC already makes guessing hopeless; this bounds the noise and the
+ * phone-number probing of someone holding a real link. One key per corp and IP.
+ */
+export interface FailureLimiter {
+  /** Milliseconds until the IP may try again, or null when it may now. */
+  blockedFor(ip: string): Promise<number | null>;
+  /** Counts one failed attempt. */
+  fail(ip: string): Promise<void>;
+}
+
+export interface FailureLimitOptions {
+  /** Key prefix (the deployment's QUEUE_PREFIX): several deployments can share one Redis. */
+  keyPrefix: string;
+  corpId: string;
+  /** Failures allowed per window; the next request is refused. */
+  limit: number;
+  windowMs: number;
+}
+
+export const DEFAULT_FAILURE_LIMIT = { limit: 20, windowMs: 15 * 60_000 } as const;
+
+export function redisFailureLimiter(
+  redis: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>,
+  opts: FailureLimitOptions,
+): FailureLimiter {
+  // The IP is only a key here: IPv6 colons are fine in Redis keys.
+  const key = (ip: string) => `${opts.keyPrefix}:acceptance:failures:${opts.corpId}:${ip}`;
+  return {
+    async blockedFor(ip) {
+      const count = Number((await redis.get(key(ip))) ?? '0');
+      if (count < opts.limit) return null;
+      const ttl = await redis.pttl(key(ip));
+      return ttl > 0 ? ttl : opts.windowMs;
+    },
+    async fail(ip) {
+      const n = await redis.incr(key(ip));
+      // The window starts at the first failure; a key left without expiry (a crash between the two
+      // calls) gets one at the next failure.
+      if (n === 1 || (await redis.pttl(key(ip))) < 0) await redis.pexpire(key(ip), opts.windowMs);
+    },
+  };
+}
