@@ -31,6 +31,7 @@ import { registerContactRoutes } from './routes/contact';
 import { registerKfRoutes } from './routes/kf';
 import { registerMediaRoutes } from './routes/media';
 import { registerMessageRoutes } from './routes/message';
+import { registerMsgTemplateRoutes } from './routes/msg-template';
 import { consentKey, registerMsgauditRoutes, type ConsentBook } from './routes/msgaudit';
 import { registerOaRoutes } from './routes/oa';
 import { registerPageRoutes } from './routes/page';
@@ -192,6 +193,7 @@ export async function createSandbox(options: SandboxOptions): Promise<Sandbox> {
   registerMessageRoutes(app, ctx);
   registerOaRoutes(app, ctx);
   registerKfRoutes(app, ctx);
+  registerMsgTemplateRoutes(app, ctx);
   registerContactRoutes(app, ctx);
   registerMediaRoutes(app, ctx);
   const consents: ConsentBook = new Map();

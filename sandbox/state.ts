@@ -134,6 +134,29 @@ export interface KfSentMessage {
   atMs: number;
 }
 
+/**
+ * A 企业群发 task (externalcontact/add_msg_template, doc 92135): a message the sender confirms in their
+ * client before it reaches the listed customers (sandbox/routes/msg-template.ts).
+ */
+export interface GroupMsgTask {
+  msgid: string;
+  /** The member who confirms it, lower-cased. */
+  sender: string;
+  chat_type: 'single';
+  text?: { content: string };
+  attachments: Record<string, unknown>[];
+  createdAtMs: number;
+  /** 0 未发送 (waiting for the sender), 2 已发送 (the sender confirmed). */
+  task_status: 0 | 2;
+  confirmedAtMs?: number;
+  /** Per customer queued: 0 未发送, 1 已发送 (external_userid kept exactly). */
+  recipients: { external_userid: string; status: 0 | 1; sendAtMs?: number }[];
+  /** What add_msg_template answered in fail_list. */
+  fail_list: string[];
+  /** The request exactly as received. */
+  request: Record<string, unknown>;
+}
+
 export interface CallbackAttempt {
   attempt: number;
   startedAtMs: number;
@@ -339,6 +362,15 @@ export class SandboxState {
   readonly kfTokens = new Map<string, number>();
   /** Pages of kf/sync_msg made to fail (sandbox/routes/kf.ts). */
   kfPageFaults: KfPageFault[] = [];
+
+  /** 企业群发 tasks (externalcontact/add_msg_template), oldest first. */
+  readonly groupMsgs: GroupMsgTask[] = [];
+  /**
+   * How many 企业群发 messages one customer may receive per natural month (Beijing time); null (default):
+   * as many as the month has days, WeCom's current rule (doc 92135). The admin API can set another
+   * (e.g. 4, the rule before 2022) to test the limit without dozens of sends.
+   */
+  groupMsgMonthlyCap: number | null = null;
 
   readonly callbacks: CallbackRecord[] = [];
   private callbackSeq = 0;

@@ -1,17 +1,18 @@
 import type { Queue } from 'bullmq';
 import type { Redis } from 'ioredis';
 import type { Pool } from 'pg';
-import { createAcceptanceModule } from './acceptance';
+import { createAcceptanceModule, createOfferDelivery } from './acceptance';
 import { createApprovalsModule, hrbpsFromAssignments, parseOfferControls } from './approvals';
 import type { Registry } from 'prom-client';
 import { createCandidateDirectory, createCandidatesModule } from './candidates';
 import type { Config } from './config/env';
-import { createArchiveChannel, createConversationsModule } from './conversations';
-import type { Ledger } from './evidence';
+import { createArchiveChannel, createConversationsModule, createRouteFacts } from './conversations';
+import { createLedgerReader, type Ledger } from './evidence';
 import { createMembersModule } from './members';
-import { createOffersModule } from './offers';
+import { createOffersModule, type DeliverOffer } from './offers';
+import { createLogger } from './observability/logger';
 import type { HireLedgerModule } from './platform/module';
-import { bullmqTriggers, createRemindersModule } from './reminders';
+import { bullmqTriggers, createRemindersModule, routesFromFacts } from './reminders';
 import { createSignalsModule, recruiterFromDirectory } from './signals';
 import type { WecomClient } from './wecom/api';
 
@@ -25,12 +26,13 @@ import type { WecomClient } from './wecom/api';
 /** What the factories may take from. Each takes only the part it needs. */
 export interface ModuleDeps {
   pool: Pool;
-  wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message' | 'oa'>;
+  wecom: Pick<WecomClient, 'contact' | 'kf' | 'media' | 'message' | 'msgTemplate' | 'oa'>;
   /** The ledger's decision path, for work of several decisions per record (a KF pull commits page by page). */
   ledger: Pick<Ledger, 'transact'>;
   config: Pick<
     Config,
     | 'WECOM_CORP_ID'
+    | 'LOG_LEVEL'
     | 'MEDIA_STORE'
     | 'MEDIA_DIR'
     | 'MEDIA_MAX_BYTES'
@@ -83,11 +85,20 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     metrics: conversations.metrics,
     mediaStore: conversations.mediaStore,
   });
+  // What is open towards a candidate right now (KF window, a recruiter's contact): DECISIONS 12.
+  const routeFacts = createRouteFacts({ db: deps.pool, reader: createLedgerReader(deps.pool) });
+  // The delivery needs the acceptance module's links, which need the offers: bound once both exist.
+  let deliver: DeliverOffer | undefined;
   const offers = createOffersModule({
     db: deps.pool,
     transact: (work) => deps.ledger.transact(work),
     // HRBPs are the approvals module's role holders (none shipped: until a corp assigns one, no rescind can be approved).
     isHrbp: hrbpsFromAssignments(deps.pool),
+    // Every sent offer goes to the candidate as a link to the acceptance page, by the open route.
+    deliver: (delivery) => {
+      if (!deliver) throw new Error('offer delivery used before the modules were wired');
+      return deliver(delivery);
+    },
   });
   // The candidate's acceptance page and the signed, single-use links to it.
   const acceptance = createAcceptanceModule({
@@ -98,6 +109,14 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     ...(deps.redis ? { redis: deps.redis } : {}),
     ...(deps.registry ? { registry: deps.registry } : {}),
   });
+  deliver = createOfferDelivery({
+    links: acceptance.links,
+    facts: routeFacts,
+    wecom: deps.wecom,
+    transact: (work) => deps.ledger.transact(work),
+    reader: createLedgerReader(deps.pool),
+    logger: createLogger(deps.config.LOG_LEVEL, 'offer-delivery'),
+  });
   // Reminders are rows in PostgreSQL; a delayed job is only their trigger, and a sweeper re-arms lost ones.
   const reminders = createRemindersModule({
     db: deps.pool,
@@ -107,6 +126,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     expireOffer: (ref) => offers.offers.expireOffer(ref),
     sweepIntervalMs: deps.config.REMINDERS_SWEEP_SECONDS * 1000,
     sendingStaleMs: deps.config.REMINDERS_SENDING_STALE_SECONDS * 1000,
+    routes: routesFromFacts(routeFacts),
   });
   // Offers go to WeCom approval once the offer template is configured (its id and control ids).
   const { WECOM_OFFER_TEMPLATE_ID: templateId, WECOM_OFFER_CONTROLS: controls } = deps.config;

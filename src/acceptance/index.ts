@@ -85,7 +85,8 @@ export function createAcceptanceModule(deps: AcceptanceDeps): AcceptanceModule {
   };
 }
 
+export { candidateText, createOfferDelivery, type OfferDeliveryDeps } from './deliver';
 export { LinkRefusal, OfferLinkConfigError, OfferLinkIssueError, type LinkRefusalCode } from './errors';
-export { offerPageUrl, signToken, tokenSha256, verifyToken, type LinkClaims, type OfferLinks } from './links';
+export { createOfferLinks, offerPageUrl, signToken, tokenSha256, verifyToken, type LinkClaims, type OfferLinks } from './links';
 export { ACCEPTANCE_KINDS, ACCEPTANCE_MODULE, ACCEPTANCE_SOURCE, OFFER_LINK_ID, OFFER_PAGE_PATH } from './names';
 export { BINDING_CLAUSE, SHOWN_TEXT_FORMAT, shownText, textSha256 } from './shown-text';

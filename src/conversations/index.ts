@@ -192,3 +192,4 @@ export {
   type ArchiveChannel,
   type ArchiveConfig,
 } from './archive';
+export { createRouteFacts, type CandidateRouteFacts, type RouteFactsDeps } from './route-facts';

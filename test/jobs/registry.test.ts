@@ -23,7 +23,14 @@ describe('module wiring', () => {
     // Factories only wire: nothing is called while the modules are built.
     const modules = createModules({
       pool: {} as never,
-      wecom: { contact: {} as never, kf: {} as never, media: {} as never, message: {} as never, oa: {} as never },
+      wecom: {
+        contact: {} as never,
+        kf: {} as never,
+        media: {} as never,
+        message: {} as never,
+        msgTemplate: {} as never,
+        oa: {} as never,
+      },
       ledger: {} as never,
       jobsQueue: {} as never,
       config: {
@@ -35,6 +42,7 @@ describe('module wiring', () => {
         REMINDERS_SWEEP_SECONDS: 30,
         REMINDERS_SENDING_STALE_SECONDS: 300,
         QUEUE_PREFIX: 'hireledger',
+        LOG_LEVEL: 'silent',
       },
     });
     const combined = combineModules(modules);
