@@ -209,6 +209,22 @@ export const OFFER_CONTROLS = {
   startDate: 'Date-1700000000004',
   level: 'Selector-1700000000005',
   remark: 'Textarea-1700000000006',
+  /** 年度目标奖金 (Money, yuan; optional: an offer without a bonus leaves it empty). */
+  bonus: 'Money-1700000000007',
+  /** 试用期（月） (Number; optional, so forms made before it existed still pass). */
+  probation: 'Number-1700000000008',
+  /** 内容哈希 (Text; optional): the offer version's SHA-256 alone, beside the one in the remark. */
+  contentHash: 'Text-1700000000009',
+} as const;
+
+/** The 职级 selector's option keys, P4–P9 (what WECOM_OFFER_CONTROLS.levels maps to for this template). */
+export const OFFER_LEVEL_OPTIONS = {
+  P4: 'option-1700000000101',
+  P5: 'option-1700000000102',
+  P6: 'option-1700000000103',
+  P7: 'option-1700000000104',
+  P8: 'option-1700000000105',
+  P9: 'option-1700000000106',
 } as const;
 
 const zh = (text: string): LangText[] => [{ text, lang: 'zh_CN' }];
@@ -228,7 +244,7 @@ export function offerContents(
   position: string,
   salary: string,
   startDayTs: number,
-  levelKey = 'option-1700000000102',
+  levelKey: string = OFFER_LEVEL_OPTIONS.P5,
 ) {
   return [
     { control: 'Text', id: OFFER_CONTROLS.candidate, value: { text: candidate } },
@@ -526,12 +542,7 @@ export function defaultSeed(): SandboxSeed {
               selector: {
                 type: 'single',
                 exp_type: 0,
-                options: [
-                  { key: 'option-1700000000101', value: zh('P4') },
-                  { key: 'option-1700000000102', value: zh('P5') },
-                  { key: 'option-1700000000103', value: zh('P6') },
-                  { key: 'option-1700000000104', value: zh('P7') },
-                ],
+                options: Object.entries(OFFER_LEVEL_OPTIONS).map(([level, key]) => ({ key, value: zh(level) })),
               },
             },
           },
@@ -541,6 +552,36 @@ export function defaultSeed(): SandboxSeed {
               id: OFFER_CONTROLS.remark,
               title: zh('备注'),
               placeholder: zh('其他说明'),
+              require: 0,
+              un_print: 0,
+            },
+          },
+          {
+            property: {
+              control: 'Money',
+              id: OFFER_CONTROLS.bonus,
+              title: zh('年度目标奖金'),
+              placeholder: zh('税前，元；无奖金不填'),
+              require: 0,
+              un_print: 0,
+            },
+          },
+          {
+            property: {
+              control: 'Number',
+              id: OFFER_CONTROLS.probation,
+              title: zh('试用期（月）'),
+              placeholder: zh('0–6'),
+              require: 0,
+              un_print: 0,
+            },
+          },
+          {
+            property: {
+              control: 'Text',
+              id: OFFER_CONTROLS.contentHash,
+              title: zh('内容哈希'),
+              placeholder: zh('SHA-256，由系统填写'),
               require: 0,
               un_print: 0,
             },
@@ -567,7 +608,7 @@ export function defaultSeed(): SandboxSeed {
         creator_userid: 'zhangmin',
         template_id: OFFER_TEMPLATE_ID,
         applied_ago_seconds: 3 * 86400,
-        contents: offerContents('吴昊', '高级产品经理', '32000', 1767196800, 'option-1700000000103'),
+        contents: offerContents('吴昊', '高级产品经理', '32000', 1767196800, OFFER_LEVEL_OPTIONS.P6),
         actions: [
           { userid: 'liqiang', action: 'approve', speech: '同意，尽快发offer', after_seconds: 3600 },
           { userid: 'wangfang', action: 'approve', speech: '薪资在预算内', after_seconds: 7200 },
@@ -577,7 +618,7 @@ export function defaultSeed(): SandboxSeed {
         creator_userid: 'zhangmin',
         template_id: OFFER_TEMPLATE_ID,
         applied_ago_seconds: 2 * 3600,
-        contents: offerContents('林晓', '后端开发工程师', '28000', 1768406400, 'option-1700000000102'),
+        contents: offerContents('林晓', '后端开发工程师', '28000', 1768406400, OFFER_LEVEL_OPTIONS.P5),
         actions: [],
       },
     ],

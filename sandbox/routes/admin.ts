@@ -11,6 +11,7 @@ import {
   AdminError,
   commentOnApproval,
   externalContactChange,
+  fireApprovalChange,
   kfInbound,
   memberSendsText,
   revokeApproval,
@@ -18,7 +19,15 @@ import {
   type SandboxContext,
 } from '../actions';
 import { isRecord } from '../applydata';
-import { approvalDetailJson, pendingApprovers } from '../approvals';
+import {
+  approvalAddApprover,
+  ApprovalActionError,
+  approvalDetailJson,
+  approvalTransfer,
+  pendingApprovers,
+  type Approval,
+  type StatuChangeEvent,
+} from '../approvals';
 import type { ExternalContactChangeType } from '../callbacks';
 import type { CallbackRecord } from '../state';
 import { queryOf, type Json } from './common';
@@ -294,6 +303,54 @@ export function registerAdminRoutes(app: FastifyInstance, ctx: SandboxContext): 
     respond(req, reply, () => {
       const body = adminBody(req);
       return maybeDropped(body, () => actOnApproval(ctx, spNoOf(req), str(body, 'userid'), 'reject', str(body, 'speech', false)));
+    }),
+  );
+
+  /** A member the form may name: known and in the app's visible scope (as applyevent requires), lower-cased. */
+  const approverId = (userid: string): string => {
+    const m = state.member(userid);
+    if (!m || !state.memberInScope(m.userid)) throw new AdminError(400, `成员 ${userid} 不存在或不在应用可见范围内`);
+    return m.userid.toLowerCase();
+  };
+
+  /** Changes a form through `change` (ApprovalActionError → 409) and fires its sys_approval_change. */
+  const changeApproval = (spNo: string, change: (a: Approval) => StatuChangeEvent) => {
+    const a = state.approvals.get(spNo);
+    if (!a) throw new AdminError(404, `审批单 ${spNo} 不存在`);
+    let event: StatuChangeEvent;
+    try {
+      event = change(a);
+    } catch (err) {
+      if (err instanceof ApprovalActionError) throw new AdminError(409, err.message);
+      throw err;
+    }
+    return fireApprovalChange(ctx, a, event);
+  };
+
+  // 转审: `userid` (pending on the current node) hands their place to `to_userid` → StatuChangeEvent 4.
+  app.post('/sandbox/admin/approvals/:sp_no/transfer', async (req, reply) =>
+    respond(req, reply, () => {
+      const body = adminBody(req);
+      const userid = str(body, 'userid').toLowerCase();
+      const to = approverId(str(body, 'to_userid'));
+      return maybeDropped(body, () =>
+        changeApproval(spNoOf(req), (a) => approvalTransfer(a, userid, to, str(body, 'speech', false), state.nowSec())),
+      );
+    }),
+  );
+
+  // 添加审批人: `userid` (pending on the current node) adds `add_userid` ("a|b" or an array) as the next
+  // node → StatuChangeEvent 12.
+  app.post('/sandbox/admin/approvals/:sp_no/add-approver', async (req, reply) =>
+    respond(req, reply, () => {
+      const body = adminBody(req);
+      const userid = str(body, 'userid').toLowerCase();
+      const raw = body['add_userid'];
+      const list = Array.isArray(raw) ? raw.map(String) : str(body, 'add_userid').split('|');
+      const added = list.map((u) => u.trim()).filter((u) => u !== '');
+      if (added.length === 0) throw new AdminError(400, '缺少参数 add_userid');
+      const ids = added.map(approverId);
+      return maybeDropped(body, () => changeApproval(spNoOf(req), (a) => approvalAddApprover(a, userid, ids)));
     }),
   );
 

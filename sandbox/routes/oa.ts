@@ -154,7 +154,12 @@ export function registerOaRoutes(app: FastifyInstance, ctx: SandboxContext): voi
     if (end - start > MAX_SPAN_SECONDS) throw new WecomApiError(301112);
     const size = optInt(body, 'size') ?? 100;
     if (size < 1 || size > 100) throw new WecomApiError(301025, 'size must be 1..100');
-    const offset = decodeCursor(optString(body, 'new_cursor'));
+    // `new_cursor` (opaque) is current; `cursor` (an integer offset, answered by `next_cursor`) is the
+    // deprecated pair older SDKs still send. new_cursor wins when both are given.
+    const newCursor = optString(body, 'new_cursor');
+    const legacyCursor = newCursor ? undefined : optInt(body, 'cursor');
+    if (legacyCursor !== undefined && legacyCursor < 0) throw new WecomApiError(301025, 'invalid cursor');
+    const offset = legacyCursor ?? decodeCursor(newCursor);
 
     const filters = body['filters'] ?? [];
     if (!Array.isArray(filters)) throw new WecomApiError(301025, 'filters must be an array');
@@ -191,6 +196,11 @@ export function registerOaRoutes(app: FastifyInstance, ctx: SandboxContext): voi
       .sort((x, y) => x.apply_time - y.apply_time || x.sp_no.localeCompare(y.sp_no));
     const page = all.slice(offset, offset + size);
     const more = offset + size < all.length;
-    return { ...OK, sp_no_list: page.map((a) => a.sp_no), ...(more ? { new_next_cursor: encodeCursor(offset + size) } : {}) };
+    return {
+      ...OK,
+      sp_no_list: page.map((a) => a.sp_no),
+      ...(more ? { new_next_cursor: encodeCursor(offset + size) } : {}),
+      ...(more && legacyCursor !== undefined ? { next_cursor: offset + size } : {}),
+    };
   });
 }

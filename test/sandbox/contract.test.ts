@@ -59,7 +59,17 @@ describe('sandbox contract (shapes match WeCom samples)', () => {
     const r = await api.post('oa/gettemplatedetail', { template_id: OFFER_TEMPLATE_ID });
     expect(shapeMismatches(r, jsonFixture('gettemplatedetail.json'))).toEqual([]);
     const controls = (r['template_content'] as { controls: { property: { id: string; title: { text: string }[] } }[] }).controls;
-    expect(controls.map((c) => c.property.title[0]?.text)).toEqual(['候选人', '岗位', '月薪', '入职日期', '职级', '备注']);
+    expect(controls.map((c) => c.property.title[0]?.text)).toEqual([
+      '候选人',
+      '岗位',
+      '月薪',
+      '入职日期',
+      '职级',
+      '备注',
+      '年度目标奖金',
+      '试用期（月）',
+      '内容哈希',
+    ]);
   });
 
   test('oa/applyevent + oa/getapprovaldetail + oa/getapprovalinfo', async () => {

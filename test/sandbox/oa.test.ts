@@ -171,6 +171,9 @@ describe('oa', () => {
       ['Date', 'Date-1700000000004', 1],
       ['Selector', 'Selector-1700000000005', 1],
       ['Textarea', 'Textarea-1700000000006', 0],
+      ['Money', 'Money-1700000000007', 0],
+      ['Number', 'Number-1700000000008', 0],
+      ['Text', 'Text-1700000000009', 0],
     ]);
     expect((await api.post('oa/gettemplatedetail', { template_id: 'x' }))['errcode']).toBe(301025);
   });
