@@ -88,7 +88,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
   // What is open towards a candidate right now (KF window, a recruiter's contact): DECISIONS 12.
   const routeFacts = createRouteFacts({ db: deps.pool, reader: createLedgerReader(deps.pool) });
   // The delivery needs the acceptance module's links, which need the offers: bound once both exist.
-  let deliver: DeliverOffer | undefined;
+  const late: { deliver?: DeliverOffer } = {};
   const offers = createOffersModule({
     db: deps.pool,
     transact: (work) => deps.ledger.transact(work),
@@ -96,8 +96,8 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     isHrbp: hrbpsFromAssignments(deps.pool),
     // Every sent offer goes to the candidate as a link to the acceptance page, by the open route.
     deliver: (delivery) => {
-      if (!deliver) throw new Error('offer delivery used before the modules were wired');
-      return deliver(delivery);
+      if (!late.deliver) throw new Error('offer delivery used before the modules were wired');
+      return late.deliver(delivery);
     },
   });
   // The candidate's acceptance page and the signed, single-use links to it.
@@ -109,7 +109,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     ...(deps.redis ? { redis: deps.redis } : {}),
     ...(deps.registry ? { registry: deps.registry } : {}),
   });
-  deliver = createOfferDelivery({
+  late.deliver = createOfferDelivery({
     links: acceptance.links,
     facts: routeFacts,
     wecom: deps.wecom,
@@ -117,6 +117,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     reader: createLedgerReader(deps.pool),
     logger: createLogger(deps.config.LOG_LEVEL, 'offer-delivery'),
   });
+  const publicBase = deps.config.PUBLIC_BASE_URL;
   // Reminders are rows in PostgreSQL; a delayed job is only their trigger, and a sweeper re-arms lost ones.
   const reminders = createRemindersModule({
     db: deps.pool,
@@ -127,6 +128,13 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     sweepIntervalMs: deps.config.REMINDERS_SWEEP_SECONDS * 1000,
     sendingStaleMs: deps.config.REMINDERS_SENDING_STALE_SECONDS * 1000,
     routes: routesFromFacts(routeFacts),
+    // The one-week questionnaire's page comes with the H5 pages; the link is made now so the reminder names it.
+    ...(publicBase
+      ? {
+          feedbackUrl: ({ offerId }: { offerId: string }) =>
+            `${publicBase.replace(/\/$/, '')}/h5/feedback.html?offer=${encodeURIComponent(offerId)}`,
+        }
+      : {}),
   });
   // Offers go to WeCom approval once the offer template is configured (its id and control ids).
   const { WECOM_OFFER_TEMPLATE_ID: templateId, WECOM_OFFER_CONTROLS: controls } = deps.config;
@@ -155,6 +163,8 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
       recruiterOf: recruiterFromDirectory(candidates),
       // Resignation and over-promise are judged against the candidate's offers (none approved: every message).
       offerStatus: (corpId, candidateId) => offers.offers.offerStatusOf(corpId, candidateId),
+      // A candidate whose offer ended and who appears again brings their history (re-application).
+      offerStates: (corpId, candidateId) => offers.offers.listOffers(corpId, candidateId),
     }),
     offers,
     acceptance,

@@ -13,7 +13,9 @@ import type { OaApi } from '../wecom/api';
 import type { ApprovalChange } from '../wecom/callbacks';
 import { type OfferControls } from './form';
 import { APPROVAL_CONSUMERS, APPROVAL_JOBS, APPROVALS_MODULE } from './names';
+import { nodeOfCallback, nodeReachedEntry, type NodeReachedFacts } from './nodes';
 import { reconcile, type ReconcileDeps, type ReconcileSummary } from './reconcile';
+import { loadAssignments } from './routing';
 import { createSubmitter, type SubmitDeps, type SubmitRequest } from './submit';
 
 export interface ApprovalsDeps {
@@ -36,6 +38,15 @@ export interface ApprovalsModule extends HireLedgerModule {
   submitter: ReturnType<typeof createSubmitter>;
   /** One run of the reconciliation job: unrecorded submissions found, then lost outcomes healed. */
   reconcile(corpId: string, log: Logger): Promise<ReconcileSummary & { foundByLookup: number }>;
+}
+
+interface SubmissionOfSpNo {
+  offer_id: string;
+  version: number;
+  content_sha256: string;
+  creator_userid: string;
+  candidate_id: string;
+  department: string | null;
 }
 
 /** The one member whose act the event reports (approve/reject), lower-cased; null for revocations. */
@@ -71,6 +82,26 @@ export function createApprovalsModule(deps: ApprovalsDeps): ApprovalsModule {
   const submitter = createSubmitter({ ...deps, now });
   const reconcileDeps: ReconcileDeps = { ...deps, now };
 
+  async function nodeFacts(
+    s: SubmissionOfSpNo,
+    spNo: string,
+    corpId: string,
+    via: NodeReachedFacts['via'],
+    callbackSeq: number | null,
+  ): Promise<NodeReachedFacts> {
+    const hrbps = (await loadAssignments(deps.db, corpId, s.department ?? '*')).get('hrbp') ?? [];
+    return {
+      offerId: s.offer_id,
+      candidateId: s.candidate_id,
+      version: s.version,
+      spNo,
+      applicant: s.creator_userid,
+      hrbps,
+      via,
+      callbackSeq,
+    };
+  }
+
   const submitConsumer: LedgerConsumer = {
     accepts: (h) => h.kind === OFFER_KINDS.approvalRequested && h.source === OFFERS_SOURCE,
     async handle(record, ctx) {
@@ -85,10 +116,17 @@ export function createApprovalsModule(deps: ApprovalsDeps): ApprovalsModule {
       'event.sys_approval_change': async (cb, ctx) => {
         const e = cb.event;
         const status = approvalStatusOfSpStatus(e.spStatus);
-        // 提单, 转审, 催办, 备注 and the like: no outcome.
-        if (status === null) return;
-        const { rows } = await deps.db.query<{ offer_id: string; version: number; content_sha256: string }>(
-          `SELECT offer_id, version, content_sha256 FROM approval_submissions WHERE corp_id = $1 AND sp_no = $2`,
+        // Still in progress (提单, a node-level 同意, 转审): the node it waits at now, for the idle reminders.
+        const waiting = status === null ? nodeOfCallback(e, cb.occurredAt) : null;
+        // 催办, 备注 and the like on an approval that waits nowhere: nothing.
+        if (status === null && waiting === null) return;
+        const { rows } = await deps.db.query<SubmissionOfSpNo>(
+          `SELECT s.offer_id, s.version, s.content_sha256, s.creator_userid, o.candidate_id,
+                  v.content->>'department' AS department
+             FROM approval_submissions s
+             JOIN offers o ON o.id = s.offer_id
+             JOIN offer_versions v ON v.offer_id = s.offer_id AND v.version = s.version
+            WHERE s.corp_id = $1 AND s.sp_no = $2`,
           [ctx.corpId, e.spNo],
         );
         const s = rows[0];
@@ -107,6 +145,21 @@ export function createApprovalsModule(deps: ApprovalsDeps): ApprovalsModule {
           }
           // Another form (leave, travel), or an offer form HireLedger did not file: not an offer's outcome.
           ctx.log.info({ spNo: e.spNo, seq: cb.seq }, 'approval change of a form that is not an offer submission');
+          return;
+        }
+        if (status === null) {
+          if (!waiting) return;
+          const facts = await nodeFacts(s, e.spNo, ctx.corpId, 'callback', cb.seq);
+          // Keyed by (SpNo, node, step): a redelivery or reconciliation's reading of the same state adds nothing.
+          await ctx.transact(async () => ({
+            result: null,
+            entries: [nodeReachedEntry(facts, waiting, new Date(now()))],
+            allowDuplicates: true,
+          }));
+          ctx.log.info(
+            { spNo: e.spNo, seq: cb.seq, node: waiting.nodeIndex, approvers: waiting.approvers },
+            'approval node reached',
+          );
           return;
         }
         const approver = status === 'approved' || status === 'rejected' ? actorOf(e) : null;
@@ -147,6 +200,7 @@ export {
   APPROVALS_MODULE,
   APPROVALS_SOURCE,
 } from './names';
+export { nodeOfCallback, nodeOfDetail, type NodeReached } from './nodes';
 export { deciderOf, reconcile, type ReconcileSummary } from './reconcile';
 export {
   chooseRoute,

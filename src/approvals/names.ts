@@ -21,6 +21,11 @@ export const APPROVAL_KINDS = {
   submitFailed: 'approval.submit_failed',
   /** An outcome read by reconciliation whose callback never came: the healing is recorded. */
   reconciled: 'approval.reconciled',
+  /**
+   * The approval reached a node (or the next approver of a 会签/依次 node): who is asked to act, since
+   * when. From the callbacks and reconciliation; the reminders module follows it (approval idle).
+   */
+  nodeReached: 'approval.node_reached',
 } as const;
 
 export const APPROVAL_SOURCE_REFS = {
@@ -28,6 +33,7 @@ export const APPROVAL_SOURCE_REFS = {
   submitted: (offerId: string, version: number) => `approval:${offerId}:${version}:submitted`,
   submitFailed: (offerId: string, version: number) => `approval:${offerId}:${version}:failed`,
   reconciled: (spNo: string, status: string) => `approval:${spNo}:reconciled:${status}`,
+  nodeReached: (spNo: string, nodeIndex: number, nodeStep: number) => `approval:${spNo}:node:${nodeIndex}.${nodeStep}`,
 } as const;
 
 export const APPROVAL_CONSUMERS = {

@@ -11,6 +11,8 @@ import { approvalStatusOfSpStatus, type Offers } from '../offers';
 import type { ApprovalDetail, OaApi } from '../wecom/api';
 import { formIdentity, type OfferControls } from './form';
 import { APPROVAL_KINDS, APPROVAL_SOURCE_REFS, APPROVAL_STREAMS, APPROVALS_SOURCE } from './names';
+import { nodeOfDetail, nodeReachedEntry, type NodeReachedFacts } from './nodes';
+import { loadAssignments } from './routing';
 
 export interface ReconcileDeps {
   db: Pick<Pool, 'query'>;
@@ -48,8 +50,11 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
     sp_no: string;
     content_sha256: string;
     approval_status: string;
+    creator_userid: string;
+    department: string | null;
   }>(
-    `SELECT s.offer_id, o.candidate_id, s.version, s.request_step, s.sp_no, s.content_sha256, v.approval_status
+    `SELECT s.offer_id, o.candidate_id, s.version, s.request_step, s.sp_no, s.content_sha256, v.approval_status,
+            s.creator_userid, v.content->>'department' AS department
        FROM approval_submissions s
        JOIN offer_versions v ON v.offer_id = s.offer_id AND v.version = s.version AND v.approval_sp_no = s.sp_no
        JOIN offers o ON o.id = s.offer_id
@@ -68,6 +73,30 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
       r.request_step,
     ]);
     const status = approvalStatusOfSpStatus(info.sp_status);
+    if (status === null && r.approval_status === 'pending') {
+      // Still waiting: where, so a lost node callback still starts (and moves) the idle reminders.
+      const waiting = nodeOfDetail(info, new Date(deps.now()));
+      if (waiting) {
+        const hrbps = (await loadAssignments(deps.db, corpId, r.department ?? '*')).get('hrbp') ?? [];
+        const facts: NodeReachedFacts = {
+          offerId: r.offer_id,
+          candidateId: r.candidate_id,
+          version: r.version,
+          spNo: r.sp_no,
+          applicant: r.creator_userid,
+          hrbps,
+          via: 'reconciliation',
+          callbackSeq: null,
+        };
+        // Already recorded from its callback: a duplicate, nothing added.
+        await deps.transact(async () => ({
+          result: null,
+          entries: [nodeReachedEntry(facts, waiting, new Date(deps.now()))],
+          allowDuplicates: true,
+        }));
+      }
+      continue;
+    }
     if (status === null || status === r.approval_status) continue;
     // The hash the approver was shown is the one in the form; a form without it cannot approve this content.
     const id = formIdentity(info, deps.controls);

@@ -11,8 +11,11 @@ import { OFFER_KINDS, OFFERS_SOURCE } from '../offers';
 import { createLogger, type Logger } from '../observability/logger';
 import type { HireLedgerModule, JobDefinition, LedgerConsumer } from '../platform/module';
 import type { MessageApi } from '../wecom/api';
+import { materialsOf } from '../onboarding';
+import { approvalsConsumer } from './approvals';
 import { REMINDER_CONSUMERS, REMINDER_JOBS, REMINDER_STREAMS, REMINDER_TYPES, REMINDERS_MODULE } from './names';
 import { cancelReminders, createReminders, insertReminders, type NewReminder, type Reminders } from './reminders';
+import { onboardingConsumer, type FeedbackUrl } from './onboarding';
 import { recruiterTaskOnly, type CandidateRoutes } from './routes';
 import { offerSentReminders } from './rules';
 import { shanghaiText } from './time';
@@ -32,6 +35,11 @@ export interface RemindersModuleDeps {
   hiringManagerOf?: (corpId: string, offerId: string) => Promise<string | null>;
   /** The open route to a candidate (DECISIONS 12); default: a task for the recruiter. */
   routes?: CandidateRoutes;
+  /**
+   * The link to the one-week feedback questionnaire for a new hire (the lead wires it to the H5
+   * base URL). Without it, no feedback reminder is made (logged).
+   */
+  feedbackUrl?: FeedbackUrl;
   /** The sweeper's period (default 30 s); it arms what is due within two periods. */
   sweepIntervalMs?: number;
   /** A row left in `sending` longer than this becomes `outcome_unknown` (default 5 minutes). */
@@ -184,6 +192,10 @@ export function createRemindersModule(deps: RemindersModuleDeps): RemindersModul
       triggers: deps.triggers,
       expireOffer: deps.expireOffer,
       routes: deps.routes ?? recruiterTaskOnly,
+      materials: async (corpId, offerId) => {
+        const v = await materialsOf(deps.db, corpId, offerId);
+        return v ? { offerState: v.offerState, missing: v.missing } : null;
+      },
       ...(deps.sendingStaleMs !== undefined ? { sendingStaleMs: deps.sendingStaleMs } : {}),
       ...(deps.now ? { now: deps.now } : {}),
     },
@@ -220,7 +232,11 @@ export function createRemindersModule(deps: RemindersModuleDeps): RemindersModul
 
   return {
     name: REMINDERS_MODULE,
-    consumers: { [REMINDER_CONSUMERS.offers]: offersConsumer(deps, arm) },
+    consumers: {
+      [REMINDER_CONSUMERS.offers]: offersConsumer(deps, arm),
+      [REMINDER_CONSUMERS.approvals]: approvalsConsumer(deps, arm),
+      [REMINDER_CONSUMERS.onboarding]: onboardingConsumer(deps, arm),
+    },
     jobs: { [REMINDER_JOBS.fire]: fire, [REMINDER_JOBS.sweep]: sweep },
     reminders,
   };
@@ -234,11 +250,13 @@ export {
   REMINDER_KINDS,
   REMINDER_SOURCE_REFS,
   REMINDER_STREAMS,
+  REMINDER_SUBJECTS,
   REMINDER_TYPES,
   REMINDERS_MODULE,
   REMINDERS_SOURCE,
   triggerJobId,
 } from './names';
+export { type FeedbackUrl } from './onboarding';
 export { type FireResult, type NewReminder, type ReminderRow, type ReminderState, type Reminders } from './reminders';
 export {
   chooseRoute,
@@ -248,6 +266,16 @@ export {
   type CandidateRoutes,
   type RouteFacts,
 } from './routes';
-export { approvalIdleDue, offerSentReminders, onboardingMaterialsDue, type OfferSentFacts, type PlannedReminder } from './rules';
+export {
+  approvalIdleDue,
+  approvalIdleReminders,
+  feedbackDue,
+  offerSentReminders,
+  onboardingMaterialsDue,
+  onboardingMaterialsReminders,
+  type ApprovalNodeFacts,
+  type OfferSentFacts,
+  type PlannedReminder,
+} from './rules';
 export { candidateSendTime, inQuietHours, shanghaiText } from './time';
 export { bullmqTriggers, type ReminderTriggers } from './triggers';

@@ -30,6 +30,16 @@ export const REMINDER_TYPES = {
   offerDeadline: 'offer.deadline',
   /** The offer expired: the recruiter is told. */
   offerExpiredNotice: 'offer.expired_notice',
+  /** An approval idle one working day at one node: each approver there is reminded (DECISIONS 13). */
+  approvalIdleApprover: 'approval.idle_1wd',
+  /** Idle two working days at the same node: the recruiter (the applicant) and the HRBP are told. */
+  approvalIdleEscalation: 'approval.idle_2wd',
+  /** Onboarding materials still missing 3 working days before the start date: the recruiter. */
+  onboardingMaterialsRecruiter: 'onboarding.materials_missing',
+  /** The same, to the candidate (by the open route, DECISIONS 12; quiet hours apply). */
+  onboardingMaterialsCandidate: 'onboarding.materials_missing_candidate',
+  /** One calendar week after the start date of an onboarded offer: the feedback questionnaire link to the new hire. */
+  onboardingFeedback: 'onboarding.feedback_week1',
 } as const;
 export type ReminderType = (typeof REMINDER_TYPES)[keyof typeof REMINDER_TYPES];
 
@@ -46,6 +56,11 @@ export const REMINDER_KINDS = {
   outcomeUnknown: 'reminder.outcome_unknown',
   /** A deadline reminder ran: the offer's expiry was asked for (its own record is offer.expired). */
   deadlineReached: 'reminder.deadline_reached',
+  /**
+   * A reminder that could not be made: its due time needs a year China's holiday calendar does not
+   * list yet (CalendarYearMissingError). Nothing is guessed; the record says which year is missing.
+   */
+  notScheduled: 'reminder.not_scheduled',
 } as const;
 
 export const REMINDER_SOURCE_REFS = {
@@ -53,11 +68,27 @@ export const REMINDER_SOURCE_REFS = {
   cancelled: (id: string) => `reminder:${id}:cancelled`,
   /** One outcome per reminder: sent, failed, outcome unknown or deadline reached are each final. */
   outcome: (id: string) => `reminder:${id}:outcome`,
+  /** One per (cause record, reminder type): a replay of the cause records nothing twice. */
+  notScheduled: (causeSeq: number, type: string) => `reminder:not_scheduled:${causeSeq}:${type}`,
+} as const;
+
+/** The subject of a reminder that is not about an offer's answer: distinct, so an offer's end cancels only its own. */
+export const REMINDER_SUBJECTS = {
+  /** An approval's reminders: its SpNo (case-sensitive, DECISIONS 8). */
+  approval: (spNo: string) => spNo,
+  /** An accepted offer's onboarding-materials reminders. */
+  materials: (offerId: string) => `${offerId}:materials`,
+  /** An onboarded offer's one-week feedback. */
+  feedback: (offerId: string) => `${offerId}:feedback`,
 } as const;
 
 export const REMINDER_CONSUMERS = {
   /** Follows offer.* records: makes and cancels the offer's reminders. */
   offers: `${REMINDERS_MODULE}.offers`,
+  /** Follows approval.node_reached and the approval outcomes: makes and cancels the approval-idle reminders. */
+  approvals: `${REMINDERS_MODULE}.approvals`,
+  /** Follows offer.accepted / onboarded / reneged / rescinded and onboarding.* records: materials and feedback reminders. */
+  onboarding: `${REMINDERS_MODULE}.onboarding`,
 } as const;
 
 export const REMINDER_JOBS = {

@@ -61,6 +61,8 @@ export interface ReminderDeps {
   expireOffer: (ref: { corpId: string; offerId: string }) => Promise<unknown>;
   /** The open route to a candidate (DECISIONS 12). */
   routes: CandidateRoutes;
+  /** An offer's onboarding checklist now (the onboarding module's materialsOf): what is missing when a materials reminder falls due. */
+  materials?: (corpId: string, offerId: string) => Promise<{ offerState: string; missing: string[] } | null>;
   /** A row left in `sending` longer than this is settled as `outcome_unknown` (default 5 minutes). */
   sendingStaleMs?: number;
   now?: () => number;
@@ -76,6 +78,21 @@ const OFFER_ANSWER_TYPES: ReadonlySet<string> = new Set([
   REMINDER_TYPES.offerUnanswered24hCandidate,
   REMINDER_TYPES.offerUnanswered48h,
 ]);
+
+/** Reminders that wait at an approval's node: moot once the approval is no longer pending. */
+const APPROVAL_IDLE_TYPES: ReadonlySet<string> = new Set([
+  REMINDER_TYPES.approvalIdleApprover,
+  REMINDER_TYPES.approvalIdleEscalation,
+]);
+
+/** Reminders that list the missing onboarding materials: the list is read when they fall due. */
+const MATERIALS_TYPES: ReadonlySet<string> = new Set([
+  REMINDER_TYPES.onboardingMaterialsRecruiter,
+  REMINDER_TYPES.onboardingMaterialsCandidate,
+]);
+
+/** Where a materials reminder's text says what is missing (filled in when it falls due). */
+export const MISSING_PLACEHOLDER = '{missing}';
 
 function text(v: JsonValue | undefined): string {
   return typeof v === 'string' ? v : '';
@@ -153,12 +170,15 @@ export async function cancelReminders(
   cause: { seq: number; kind: string },
   at: Date,
   types?: readonly string[],
+  /** Only the reminders of an approval's nodes before this one (node index, step): the node moved on. */
+  nodeBefore?: readonly [number, number],
 ): Promise<EvidenceEntry[]> {
   const { rows } = await tx.query<{ id: string; kind: string; stream: string; recipient: string; due_at: Date }>(
     `UPDATE reminders SET state = 'cancelled', updated_at = $3, outcome = $4
       WHERE corp_id = $1 AND subject = $2 AND state = 'pending' AND ($5::text[] IS NULL OR kind = ANY($5))
+        AND ($6::int IS NULL OR ((body->>'node_index')::int, (body->>'node_step')::int) < ($6::int, $7::int))
       RETURNING id, kind, stream, recipient, due_at`,
-    [corpId, subject, at, { cancelled_by: cause }, types ?? null],
+    [corpId, subject, at, { cancelled_by: cause }, types ?? null, nodeBefore?.[0] ?? null, nodeBefore?.[1] ?? null],
   );
   return rows.map((r) => ({
     stream: r.stream,
@@ -179,6 +199,38 @@ export async function cancelReminders(
     },
     raw: null,
   }));
+}
+
+/**
+ * A reminder that cannot be made (its due time needs a calendar year that is not installed): the
+ * record says what, why and for which cause; nothing is guessed. One per (cause, type).
+ */
+export function notScheduledEntry(
+  stream: string,
+  cause: { seq: number; kind: string },
+  type: string,
+  subject: string,
+  error: { name: string; message: string; year?: number },
+  at: Date,
+): EvidenceEntry {
+  return {
+    stream,
+    kind: REMINDER_KINDS.notScheduled,
+    occurredAt: at,
+    actor: REMINDERS_ACTOR,
+    source: REMINDERS_SOURCE,
+    sourceRef: REMINDER_SOURCE_REFS.notScheduled(cause.seq, type),
+    payload: {
+      type,
+      subject,
+      reason: error.name === 'CalendarYearMissingError' ? 'calendar_year_missing' : 'error',
+      year: error.year ?? null,
+      error: error.message,
+      cause_seq: cause.seq,
+      cause_kind: cause.kind,
+    },
+    raw: null,
+  };
 }
 
 export interface FireResult {
@@ -342,14 +394,45 @@ export function createReminders(deps: ReminderDeps, log: Logger) {
         }
       }
 
-      const content = text(row.body['content']);
+      if (APPROVAL_IDLE_TYPES.has(row.kind)) {
+        // The approval may have ended while the record that cancels this reminder is not handled yet.
+        const { rows: v } = await deps.db.query<{ approval_status: string }>(
+          `SELECT v.approval_status FROM offer_versions v JOIN offers o ON o.id = v.offer_id
+            WHERE o.corp_id = $1 AND v.approval_sp_no = $2`,
+          [corpId, row.subject],
+        );
+        if (v[0]?.approval_status !== 'pending') {
+          await settle(row, 'cancelled', REMINDER_KINDS.cancelled, {
+            reason: 'approval_not_pending',
+            approval_status: v[0]?.approval_status ?? null,
+          });
+          return { reminderId: id, did: 'moot' };
+        }
+      }
+
+      let content = text(row.body['content']);
+      let task = text(row.body['task_content']) || content;
+      const extra: { [key: string]: JsonValue } = {};
+      if (MATERIALS_TYPES.has(row.kind)) {
+        // What is missing now, not when the reminder was made: a material received since is not asked for.
+        const m = deps.materials ? await deps.materials(corpId, text(row.body['offer_id'])) : null;
+        const why =
+          !m || m.offerState !== 'accepted' ? 'offer_not_accepted' : m.missing.length === 0 ? 'materials_complete' : null;
+        if (why !== null) {
+          await settle(row, 'cancelled', REMINDER_KINDS.cancelled, { reason: why, offer_state: m?.offerState ?? null });
+          return { reminderId: id, did: 'moot' };
+        }
+        const list = (m as { missing: string[] }).missing;
+        content = content.replace(MISSING_PLACEHOLDER, list.join('、'));
+        task = task.replace(MISSING_PLACEHOLDER, list.join('、'));
+        extra['missing'] = list;
+      }
       if (row.audience === 'member') {
-        return { reminderId: id, did: await sendToMember(row, row.recipient, content, {}) };
+        return { reminderId: id, did: await sendToMember(row, row.recipient, content, extra) };
       }
       // Candidate-facing: the open route (DECISIONS 12). Only the recruiter's task is delivered in this step.
       const taskFor = text(row.body['task_for']);
       const route = await deps.routes.choose({ corpId, candidateId: row.recipient, at });
-      const task = text(row.body['task_content']) || content;
       if (!taskFor) {
         await settle(row, 'failed', REMINDER_KINDS.failed, {
           route_chosen: route.route,
@@ -360,6 +443,7 @@ export function createReminders(deps: ReminderDeps, log: Logger) {
       return {
         reminderId: id,
         did: await sendToMember(row, taskFor, task, {
+          ...extra,
           route_chosen: route.route,
           route_used: 'recruiter_task',
           route_why: route.why,

@@ -1,6 +1,6 @@
 import { chinaCalendar, type WorkingCalendar } from './calendar';
 import { REMINDER_TYPES, type ReminderType } from './names';
-import { atShanghai, candidateSendTime, shanghaiDate, shanghaiMinuteOfDay } from './time';
+import { atShanghai, candidateSendTime, plusDays, shanghaiDate, shanghaiMinuteOfDay } from './time';
 
 /**
  * When each reminder is due: pure functions of the facts (DECISIONS 13). Offer-answer reminders and
@@ -80,4 +80,79 @@ export function approvalIdleDue(reachedApproverAt: Date, workingDays = 1, cal: W
  */
 export function onboardingMaterialsDue(startDate: string, workingDays = 3, cal: WorkingCalendar = chinaCalendar): Date {
   return atShanghai(cal.addWorkingDays(startDate, -workingDays), 9);
+}
+
+export interface ApprovalNodeFacts {
+  /** When the approval reached this node (approval.node_reached `reached_at`). */
+  reachedAt: Date;
+  /** Who is asked to act there (lower-cased). */
+  approvers: readonly string[];
+  /** The approval's applicant: the recruiter. */
+  applicant: string;
+  /** The HRBPs of the offer's department. */
+  hrbps: readonly string[];
+}
+
+/**
+ * An approval waiting at a node: one working day → each approver there; two working days → the
+ * recruiter and the HRBP (DECISIONS 13; "24 h / 48 h" of issue 10 counted in working days). Throws
+ * CalendarYearMissingError when the count needs a year the calendar does not list.
+ */
+export function approvalIdleReminders(f: ApprovalNodeFacts, cal: WorkingCalendar = chinaCalendar): PlannedReminder[] {
+  const at1 = approvalIdleDue(f.reachedAt, 1, cal);
+  const at2 = approvalIdleDue(f.reachedAt, 2, cal);
+  const escalate = [...new Set([f.applicant, ...f.hrbps].map((u) => u.toLowerCase()).filter((u) => u !== ''))];
+  return [
+    ...[...new Set(f.approvers.map((u) => u.toLowerCase()))].map((u) => ({
+      type: REMINDER_TYPES.approvalIdleApprover,
+      audience: 'member' as const,
+      recipient: u,
+      dueAt: at1,
+    })),
+    ...escalate.map((u) => ({
+      type: REMINDER_TYPES.approvalIdleEscalation,
+      audience: 'member' as const,
+      recipient: u,
+      dueAt: at2,
+    })),
+  ];
+}
+
+/**
+ * An accepted offer's materials reminders: 09:00 on the 3rd working day before the start date, to
+ * the recruiter and the candidate. Accepted later than that (but before the start date): due now,
+ * the candidate's deferred out of the quiet hours. On or after the start date: none (too late to
+ * remind; the first day is the recruiter's). Throws CalendarYearMissingError like the rule it uses.
+ */
+export function onboardingMaterialsReminders(
+  f: { startDate: string; candidateId: string; recruiter: string; now: Date },
+  cal: WorkingCalendar = chinaCalendar,
+): PlannedReminder[] {
+  if (shanghaiDate(f.now) >= f.startDate) return [];
+  const due = onboardingMaterialsDue(f.startDate, 3, cal);
+  const at = due.getTime() < f.now.getTime() ? f.now : due;
+  return [
+    { type: REMINDER_TYPES.onboardingMaterialsRecruiter, audience: 'member', recipient: f.recruiter.toLowerCase(), dueAt: at },
+    {
+      type: REMINDER_TYPES.onboardingMaterialsCandidate,
+      audience: 'candidate',
+      recipient: f.candidateId,
+      dueAt: candidateSendTime(at),
+    },
+  ];
+}
+
+/** How late a one-week feedback may still go: a week after it was due, asking is pointless (and a replay must not ask). */
+export const FEEDBACK_LATEST_MS = 7 * 24 * HOUR;
+
+/**
+ * The one-week feedback: 10:00 Shanghai one calendar week after the start date (a working
+ * morning's hour, outside the quiet hours); onboarded later than that, now (deferred out of the
+ * quiet hours); more than a week after it was due (an offer marked onboarded late, a new consumer
+ * replaying old records), null: none.
+ */
+export function feedbackDue(startDate: string, now: Date): Date | null {
+  const due = atShanghai(plusDays(startDate, 7), 10);
+  if (now.getTime() - due.getTime() > FEEDBACK_LATEST_MS) return null;
+  return candidateSendTime(due.getTime() < now.getTime() ? now : due);
 }

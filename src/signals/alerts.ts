@@ -96,15 +96,30 @@ function candidateLabel(candidateId: string): string {
   return `候选人 ${candidateId.slice(0, 11)}`;
 }
 
+/** A hit beyond the approved terms (rule ovp.beyond_terms) reads differently: the offer is approved. */
+const BEYOND_TITLE = '聊天中的承诺可能超出已审批的 offer 条款';
+const BEYOND_ADVICE = '建议：请以审批通过的 offer 条款为准，必要时向候选人澄清；如条款确需变更，请修改 offer 并重新审批。';
+
+function titleOf(hit: HitPayload): string {
+  return hit.beyond && hit.beyond.length > 0 ? BEYOND_TITLE : TYPE_TITLE[hit.type as 'resigned_before_offer' | 'over_promise'];
+}
+
 /** The alert of one hit, in Chinese. */
 export function alertText(hit: HitPayload, candidateId: string, messageText: string | undefined): string {
   const type = hit.type as 'resigned_before_offer' | 'over_promise';
+  const beyond = hit.beyond ?? [];
   return [
-    `【HireLedger 风险提醒】${TYPE_TITLE[type]}`,
+    `【HireLedger 风险提醒】${titleOf(hit)}`,
     `${candidateLabel(candidateId)}，消息时间 ${shanghaiTime(new Date(hit.message_occurred_at))}`,
     `原话：「${clip(messageText ?? hit.match.text, 200)}」`,
     `命中：「${clip(hit.match.text, 40)}」（规则 ${hit.rule}，第 ${hit.rule_version} 版）`,
-    TYPE_ADVICE[type],
+    ...(beyond.length > 0 && hit.offer
+      ? [
+          ...beyond.slice(0, 5).map((b) => `· ${b.why}`),
+          `对照：offer ${hit.offer.offer_id.slice(0, 11)} 第 ${hit.offer.version} 版（内容哈希 ${hit.offer.content_sha256.slice(0, 12)}…）`,
+          BEYOND_ADVICE,
+        ]
+      : [TYPE_ADVICE[type]]),
     '此提醒仅供参考，系统不会据此自动做任何决定。',
   ].join('\n');
 }
@@ -113,7 +128,7 @@ export function alertText(hit: HitPayload, candidateId: string, messageText: str
 export function digestText(items: readonly { hit: HitPayload; candidateId: string }[]): string {
   const lines = items.map(
     ({ hit, candidateId }, i) =>
-      `${i + 1}. ${TYPE_TITLE[hit.type as 'resigned_before_offer' | 'over_promise']}｜${candidateLabel(candidateId)}｜「${clip(hit.match.text, 30)}」｜${shanghaiTime(new Date(hit.message_occurred_at))}`,
+      `${i + 1}. ${titleOf(hit)}｜${candidateLabel(candidateId)}｜「${clip(hit.match.text, 30)}」｜${shanghaiTime(new Date(hit.message_occurred_at))}`,
   );
   return [
     `【HireLedger 风险提醒汇总】近期提醒较多，以下 ${items.length} 条合并发送：`,

@@ -54,13 +54,40 @@ export interface SignalRule {
   enabled: boolean;
 }
 
-/** Whether a formal offer is approved for the candidate: until the offers issue, never. */
+/**
+ * The approved terms a recruiter's words are compared with (docs/offers.md: money in whole yuan).
+ * The offers module's `OfferTerms` fits it as it is; `positionTitle` is the position's title.
+ */
+export interface ApprovedTerms {
+  baseMonthlyYuan: number;
+  salaryMonths: number;
+  annualBonusTargetYuan: number | null;
+  bonusNote: string;
+  level: string;
+  department: string;
+  /** `YYYY-MM-DD`, a date in Asia/Shanghai. */
+  startDate: string;
+}
+
+/** The approved version of the candidate's offer: which one, its content hash and its terms. */
+export interface ApprovedOffer {
+  offerId: string;
+  version: number;
+  contentSha256: string;
+  terms: ApprovedTerms;
+  /** The position's title, when known (a stated title is compared with it). */
+  positionTitle?: string | null;
+}
+
+/** Whether a formal offer is approved (or sent, accepted) for the candidate, and which. */
 export type OfferStatus =
   | { approved: false }
   | {
       approved: true;
-      /** The approved terms, for comparing a recruiter's numbers with them (arrives with offers). */
+      /** A few approved numbers by their content keys (kept for callers that read them). */
       terms?: { [key: string]: string | number };
+      /** The approved version: a recruiter's salary, level, date and title are compared with it (beyond.ts). */
+      offer?: ApprovedOffer;
     };
 
 export const NO_OFFER_APPROVED: OfferStatus = { approved: false };
@@ -210,7 +237,8 @@ function isQuestion(text: string, start: number, clause: { from: number; to: num
   return QUESTION_END.test(rest) || QUESTION_WORDS.test(whole);
 }
 
-function turnedDown(guards: RuleGuards, text: string, start: number, end: number): boolean {
+/** Whether a rule's guards turn down a match at [start, end) of the folded text (also used by beyond.ts). */
+export function turnedDown(guards: RuleGuards, text: string, start: number, end: number): boolean {
   const clause = clauseOf(text, start, end);
   if (guards.negation) {
     const before = text.slice(Math.max(clause.from, start - NEGATION_WINDOW), start).replace(AFFIRMING, '');
@@ -226,8 +254,8 @@ function turnedDown(guards: RuleGuards, text: string, start: number, end: number
 
 /** The types judged for a candidate: with an approved offer, no longer "before the offer". */
 export function typesJudged(offer: OfferStatus): ReadonlySet<SignalType> {
-  // Comparing a recruiter's numbers with the approved terms (over_promise beyond the terms) arrives
-  // with the offers issue; until then an approved offer ends both offer-related types.
+  // With an approved offer the before-approval rules end; a recruiter's words are then compared
+  // with the approved terms instead (beyond.ts, run by the classifier consumer).
   return offer.approved ? new Set<SignalType>(['hesitation']) : new Set<SignalType>(SIGNAL_TYPES);
 }
 

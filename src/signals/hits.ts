@@ -2,6 +2,7 @@ import type { EvidenceEntry, JsonValue, StoredRecord } from '../evidence';
 import type { LedgerConsumer } from '../platform/module';
 import { HIRELEDGER_ACTOR } from '../platform/names';
 import { memberUserId } from '../wecom/names';
+import { beyondHit, beyondTerms, type BeyondFinding } from './beyond';
 import type { OfferStatus, SignalHit, SignalRole } from './classifier';
 import { SIGNAL_KINDS, SIGNAL_SOURCE_REFS, SIGNALS_SOURCE, type SignalType } from './names';
 import type { RuleSource } from './store';
@@ -39,6 +40,10 @@ export interface HitPayload {
   offer_approved: boolean;
   /** When the message was written (its record's occurred_at). */
   message_occurred_at: string;
+  /** A hit beyond the approved terms (rule ovp.beyond_terms): the approved version it was compared with. */
+  offer?: { offer_id: string; version: number; content_sha256: string };
+  /** …and every statement beyond it: the term, what was stated, what was approved, why (Chinese), the span. */
+  beyond?: BeyondFinding[];
 }
 
 function objectOf(v: JsonValue): { [key: string]: JsonValue } | undefined {
@@ -62,6 +67,7 @@ export function hitEntry(
   msg: { role: SignalRole; recruiter: string | null },
   offer: OfferStatus,
   at: Date,
+  beyond?: readonly BeyondFinding[],
 ): EvidenceEntry {
   const payload: HitPayload = {
     message: { seq: record.seq, hash: record.hash },
@@ -74,6 +80,10 @@ export function hitEntry(
     offer_approved: offer.approved,
     message_occurred_at: record.occurredAt.toISOString(),
   };
+  if (beyond && beyond.length > 0 && offer.approved && offer.offer) {
+    payload.offer = { offer_id: offer.offer.offerId, version: offer.offer.version, content_sha256: offer.offer.contentSha256 };
+    payload.beyond = beyond.map((b) => ({ ...b, match: { ...b.match } }));
+  }
   return {
     stream: record.stream,
     kind: SIGNAL_KINDS.hit,
@@ -101,12 +111,18 @@ export function classifierConsumer(deps: {
       const offer = await deps.offerStatus(ctx.corpId, candidateId);
       const classifier = await deps.rules.classifier(ctx.corpId, ctx.log);
       const hits = classifier.classify(msg.role, msg.text, offer);
+      // With an approved offer, a recruiter's words are compared with its terms (beyond.ts): at
+      // most one over_promise hit, the lexicon's over_promise rules having ended with the approval.
+      const beyond =
+        offer.approved && offer.offer && msg.role === 'recruiter' ? beyondTerms(msg.text, offer.offer, record.occurredAt) : [];
+      const beyondAsHit = beyondHit(beyond);
+      if (beyondAsHit && !hits.some((h) => h.type === beyondAsHit.type)) hits.push(beyondAsHit);
       if (hits.length === 0) return;
       const at = new Date(deps.now());
       await ctx.transact(() =>
         Promise.resolve({
           result: null,
-          entries: hits.map((h) => hitEntry(record, h, msg, offer, at)),
+          entries: hits.map((h) => hitEntry(record, h, msg, offer, at, h === beyondAsHit ? beyond : undefined)),
           // A hit key already stored means this very judgement was recorded (same message, rule
           // and version): nothing to add, never a conflicting decision.
           allowDuplicates: true,

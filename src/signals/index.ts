@@ -5,6 +5,12 @@ import type { HireLedgerModule } from '../platform/module';
 import type { MessageApi } from '../wecom/api';
 import { alertConsumer, DEFAULT_ALERT_LIMIT, digestJob, type AlertLimit, type RecruiterOf } from './alerts';
 import { classifierConsumer, NO_OFFER_YET, type OfferStatusOf } from './hits';
+import {
+  DEFAULT_REAPPLICATION_MAX_AGE_MS,
+  DEFAULT_REAPPLICATION_QUIET_MS,
+  reapplicationConsumer,
+  type OfferStatesOf,
+} from './reapplication';
 import { SIGNAL_CONSUMERS, SIGNAL_JOBS, SIGNALS_MODULE } from './names';
 import { databaseRules, type RuleSource } from './store';
 
@@ -18,7 +24,13 @@ import { databaseRules, type RuleSource } from './store';
  *   `signal.hit` records (hits.ts);
  * - `signals.alerts` (consumer): every resigned_before_offer / over_promise hit → one WeCom text to
  *   the recruiter, rate-limited, or a record that it was held or could not be delivered (alerts.ts);
- * - `signals.alert-digest` (job, every minute): held alerts, one message per recruiter.
+ * - `signals.alert-digest` (job, every minute): held alerts, one message per recruiter;
+ * - `signals.reapplication` (consumer, with `offerStates`): a candidate whose offer ended appears
+ *   again → `candidate.reapplied` and their history with suggested questions to the recruiter
+ *   (reapplication.ts).
+ *
+ * With an approved offer, a recruiter's salary, level, start date and title are compared with the
+ * approved terms (beyond.ts): a promise beyond them is an over_promise hit.
  */
 
 export interface SignalsDeps {
@@ -27,8 +39,14 @@ export interface SignalsDeps {
   messages: Pick<MessageApi, 'send'>;
   /** The candidate's recruiter: `recruiterFromDirectory(candidateDirectory)`. */
   recruiterOf: RecruiterOf;
-  /** The offers module's answer; until it exists, none approved (the default). */
+  /** The offers module's answer (`offers.offerStatusOf`); without it, none approved. */
   offerStatus?: OfferStatusOf;
+  /** The candidate's offers and states (`offers.listOffers`): with it, the re-application consumer runs. */
+  offerStates?: OfferStatesOf;
+  /** A contact this soon after an offer ended is the same conversation, not a re-application (default 24 h). */
+  reapplicationQuietMs?: number;
+  /** A contact older than this when handled is recorded, not sent (default 7 days). */
+  reapplicationMaxAgeMs?: number;
   /** Default: the corp's rules in the database (the shipped defaults inserted on first use). */
   rules?: RuleSource;
   /** Default DEFAULT_ALERT_LIMIT: 5 alert messages per recruiter per 10 minutes. */
@@ -60,6 +78,19 @@ export function createSignalsModule(deps: SignalsDeps): HireLedgerModule {
         now,
       }),
       [SIGNAL_CONSUMERS.alerts]: alertConsumer(alerts),
+      ...(deps.offerStates
+        ? {
+            [SIGNAL_CONSUMERS.reapplication]: reapplicationConsumer({
+              messages: deps.messages,
+              recruiterOf: deps.recruiterOf,
+              offerStates: deps.offerStates,
+              candidateStreamPrefix: CANDIDATE_STREAM_PREFIX,
+              quietMs: deps.reapplicationQuietMs ?? DEFAULT_REAPPLICATION_QUIET_MS,
+              maxAgeMs: deps.reapplicationMaxAgeMs ?? DEFAULT_REAPPLICATION_MAX_AGE_MS,
+              now,
+            }),
+          }
+        : {}),
     },
     jobs: { [SIGNAL_JOBS.digest]: digestJob(alerts) },
   };
@@ -70,6 +101,21 @@ export function recruiterFromDirectory(directory: Pick<CandidateDirectory, 'get'
   return async (corpId, candidateId) => (await directory.get(corpId, candidateId))?.recruiter ?? null;
 }
 
+export { statementsIn, amountsIn, chineseInt, ANNUAL_FROM_YUAN, type SalaryPeriod, type Statement } from './amounts';
+export { annualPackage, beyondTerms, BEYOND_TERMS_RULE, type BeyondCode, type BeyondFinding } from './beyond';
+export {
+  DEFAULT_REAPPLICATION_MAX_AGE_MS,
+  DEFAULT_REAPPLICATION_QUIET_MS,
+  ENDED_OFFER_KINDS,
+  isContact,
+  reapplicationHistory,
+  reapplicationText,
+  type EarlierOffer,
+  type EarlierSignal,
+  type OfferStatesOf,
+  type ReapplicationHistory,
+  type SuggestedQuestion,
+} from './reapplication';
 export {
   createClassifier,
   MAX_JUDGED_LENGTH,
@@ -79,6 +125,8 @@ export {
   SignalRuleError,
   typesJudged,
   validateRule,
+  type ApprovedOffer,
+  type ApprovedTerms,
   type Classifier,
   type OfferStatus,
   type RuleGuards,
@@ -97,6 +145,9 @@ export {
   SIGNAL_KINDS,
   SIGNAL_SEND_KEYS,
   SIGNAL_SOURCE_REFS,
+  REAPPLICATION_KINDS,
+  REAPPLICATION_SEND_KEYS,
+  REAPPLICATION_SOURCE_REFS,
   SIGNALS_MODULE,
   SIGNALS_SOURCE,
   type SignalAlertOutcome,

@@ -43,4 +43,26 @@ export const SIGNAL_CONSUMERS = {
   classifier: `${SIGNALS_MODULE}.classifier`,
   /** Tells the recruiter of each resigned_before_offer and over_promise hit, once. */
   alerts: `${SIGNALS_MODULE}.alerts`,
+  /** A re-applicant's first contact after an ended offer: history and questions to the recruiter, once. */
+  reapplication: `${SIGNALS_MODULE}.reapplication`,
+} as const;
+
+/**
+ * Re-application (reapplication.ts): a candidate whose offer ended appears again. The record is
+ * the candidate's (their stream), written by the signals module: ids and hashes of the earlier
+ * records, never copies of what they said.
+ */
+export const REAPPLICATION_KINDS = {
+  /** The first contact after an offer ended: the history summary and the questions suggested to the recruiter. */
+  reapplied: 'candidate.reapplied',
+} as const;
+
+export const REAPPLICATION_SOURCE_REFS = {
+  /** Once per ended offer: the seq of the record that ended it. */
+  reapplied: (endedSeq: number) => `reapplied:${endedSeq}`,
+} as const;
+
+export const REAPPLICATION_SEND_KEYS = {
+  /** The recruiter's summary, once per ended offer (its record's seq and the start of its hash). */
+  summary: (endedSeq: number, endedHash: string) => `reapplied.${endedSeq}.${endedHash.slice(0, 16)}`,
 } as const;

@@ -156,7 +156,7 @@ describe('approvals', () => {
     (
       await app.db.pool.query<Rec>(
         `SELECT seq::int, kind, actor, source_ref, payload FROM evidence_records
-          WHERE payload->>'offer_id' = $1 AND kind LIKE $2 ORDER BY seq`,
+          WHERE payload->>'offer_id' = $1 AND kind LIKE $2 AND kind <> 'approval.node_reached' ORDER BY seq`,
         [offerId, `${kindPrefix}%`],
       )
     ).rows;
