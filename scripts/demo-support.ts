@@ -267,7 +267,7 @@ export const NAMES: Record<string, string> = {
   liuyang: '刘洋',
 };
 
-const named = (userid: string): string => `${NAMES[userid] ?? userid}（${userid}）`;
+export const named = (userid: string): string => `${NAMES[userid] ?? userid}（${userid}）`;
 
 /** The approvers' decisions of an approval, as `userid:status:speech` per entry, to tell what changed. */
 export function approvalSnapshot(a: Approval): string[] {

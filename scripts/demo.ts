@@ -17,21 +17,17 @@ import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
+import { createHash } from 'node:crypto';
 import { Client, Pool } from 'pg';
+import { hrbpsFromAssignments } from '../src/approvals';
+import { createCandidateDirectory, getPosition, savePosition } from '../src/candidates';
 import { createLedger, createLedgerReader, verifyLedger } from '../src/evidence';
+import { createOffersModule, type Offers, type OfferTerms } from '../src/offers';
 import { migrate } from '../src/infra/db/migrate';
 import { createLogger } from '../src/observability/logger';
 import { createWecomClient } from '../src/wecom/api';
 import { createExternalContactIds } from '../src/wecom/external-contacts';
-import {
-  defaultSeed,
-  DEMO_AGENT_ID,
-  DEMO_CORP_ID,
-  KF_OPEN_KFID,
-  OFFER_CONTROLS,
-  OFFER_TEMPLATE_ID,
-  offerContents,
-} from '../sandbox/seed';
+import { defaultSeed, DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_TEMPLATE_ID } from '../sandbox/seed';
 import { buildFinanceSdkStandIn } from '../sandbox/archive/build';
 import { createSandbox, type Sandbox } from '../sandbox/server';
 import { spSeqFromTime } from '../sandbox/state';
@@ -47,6 +43,7 @@ import {
   parsePort,
   readDotenvFile,
   lockDemoDatabase,
+  named,
   redactUrl,
   spSeqStartAfter,
 } from './demo-support';
@@ -69,6 +66,19 @@ const DATABASE_URL = SERVICES.databaseUrl;
 const REDIS_URL = SERVICES.redisUrl;
 const LOG_LEVEL = env('LOG_LEVEL', 'warn');
 
+/** The sandbox's offer template controls (sandbox/seed.ts), as an admin would paste them into WECOM_OFFER_CONTROLS. */
+const DEMO_OFFER_CONTROLS = JSON.stringify({
+  candidate: 'Text-1700000000001',
+  position: 'Text-1700000000002',
+  salary: 'Money-1700000000003',
+  startDate: 'Date-1700000000004',
+  level: 'Selector-1700000000005',
+  remark: 'Textarea-1700000000006',
+  bonus: 'Money-1700000000007',
+  probation: 'Number-1700000000008',
+  contentHash: 'Text-1700000000009',
+});
+
 /**
  * The app's environment in the demo, the API's and the worker's alike: this process's environment,
  * with the demo's database, Redis, port, corp and keys, and the sandbox as WeCom.
@@ -88,6 +98,12 @@ function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): N
     WECOM_TOKEN: KEYS.token,
     WECOM_ENCODING_AES_KEY: KEYS.encodingAESKey,
     WECOM_API_BASE: wecomApiBase,
+    // Offers go to the sandbox's offer template (every control of it), and the acceptance links point
+    // at this API. The link key is this database's own, so a link printed by an earlier run still opens.
+    WECOM_OFFER_TEMPLATE_ID: OFFER_TEMPLATE_ID,
+    WECOM_OFFER_CONTROLS: DEMO_OFFER_CONTROLS,
+    PUBLIC_BASE_URL: `http://127.0.0.1:${PORT}`,
+    OFFER_LINK_SECRET: createHash('sha256').update(`hireledger-demo-offer-links:${DATABASE_URL}`).digest('hex'),
     // Queues of this database's own: another demo on the same Redis with another database never
     // takes (or removes the schedules of) this one's jobs.
     QUEUE_PREFIX: `hireledger-demo-${
@@ -276,6 +292,166 @@ function demoSeed(): ReturnType<typeof defaultSeed> {
   return { ...seed, approvals: seed.approvals.filter((a) => a.actions.length > 0) };
 }
 
+/** The terms the demo's offers share; each overrides salary, department and start date. */
+const DEMO_TERMS: OfferTerms = {
+  baseMonthlyYuan: 0,
+  salaryMonths: 13,
+  annualBonusTargetYuan: 40000,
+  bonusNote: '按年度绩效发放',
+  level: 'P6',
+  department: '',
+  location: '上海',
+  startDate: '',
+  probationMonths: 3,
+  acceptanceDeadline: null,
+  terms: '',
+};
+
+/** The calendar day in Asia/Shanghai of a moment (YYYY-MM-DD). */
+function shanghaiDay(ms: number): string {
+  return new Date(ms + 8 * 3600_000).toISOString().slice(0, 10);
+}
+
+/** Polls `check` (every 200 ms, up to a minute) until it answers a value; stops the demo otherwise. */
+async function untilValue<T>(what: string, check: () => Promise<T | null>, ms = 60_000): Promise<T> {
+  const deadline = Date.now() + ms;
+  for (;;) {
+    const v = await check();
+    if (v !== null) return v;
+    if (Date.now() > deadline) throw new DemoStop(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+async function untilTrue(what: string, check: () => Promise<boolean>): Promise<void> {
+  await untilValue(what, async () => ((await check()) ? true : null));
+}
+
+/** A candidate the worker made from their first contact (a KF message, a contact added). */
+async function candidateOf(directory: ReturnType<typeof createCandidateDirectory>, externalUserid: string): Promise<string> {
+  const c = await untilValue(`候选人 ${externalUserid}`, () => directory.find(DEMO_CORP_ID, externalUserid));
+  return c.candidateId;
+}
+
+interface DemoOffer {
+  corpId: string;
+  offerId: string;
+  version: number;
+  contentSha256: string;
+}
+
+async function draftAndSubmit(offers: Offers, candidateId: string, positionId: string, terms: OfferTerms): Promise<DemoOffer> {
+  const o = await offers.draftOffer({ corpId: DEMO_CORP_ID, candidateId, positionId, actor: 'zhangmin', terms });
+  const v = { corpId: DEMO_CORP_ID, offerId: o.offerId, version: 1, contentSha256: o.versions[0]!.contentSha256 };
+  await offers.submitForApproval({ ...v, actor: 'zhangmin' });
+  return v;
+}
+
+/**
+ * This run's copy of a position (same title, department and band), for its offers: a candidate has at
+ * most one open offer per position, and an earlier run's offers stay as they were (their approvals were
+ * in that run's sandbox), so each run drafts its own.
+ */
+async function runPosition(pool: Pool, positionId: string): Promise<string> {
+  const p = await getPosition(pool, DEMO_CORP_ID, positionId);
+  if (!p) throw new DemoStop(`position ${positionId} missing`);
+  const id = `${positionId.replace(/^job-/, '').slice(0, 12)}-${RUN_ID}`.slice(0, 26);
+  await savePosition(pool, DEMO_CORP_ID, { ...p, id });
+  return id;
+}
+
+/** The SpNo WeCom gave the offer's approval (the worker's approvals job submits it). */
+async function spNoOf(offers: Offers, o: DemoOffer): Promise<string> {
+  return untilValue(`offer ${o.offerId} 的审批单号`, async () => (await offers.getOffer(o))?.versions[0]?.approvalSpNo ?? null);
+}
+
+const OFFER_LINK = /https?:\/\/[^\s"\\]+\/h5\/offer\.html#t=[A-Za-z0-9_-]+/;
+
+/**
+ * The acceptance link the app sent a candidate, and by which route: 微信客服 (the sandbox's record of
+ * kf/send_msg) or a 企业群发 waiting for the recruiter, which the demo confirms as 张敏 would in her
+ * client (the sandbox's admin action). A recruiter task is not followed here.
+ */
+async function linkSentTo(sandbox: Sandbox, externalUserid: string): Promise<{ link: string; route: string } | null> {
+  for (const m of [...sandbox.state.kfSent].reverse()) {
+    const found = m.touser === externalUserid ? JSON.stringify(m.body).match(OFFER_LINK) : null;
+    if (found) return { link: found[0], route: '微信客服' };
+  }
+  for (const t of [...sandbox.state.groupMsgs].reverse()) {
+    const found = t.recipients.some((r) => r.external_userid === externalUserid)
+      ? (t.text?.content ?? '').match(OFFER_LINK)
+      : null;
+    if (!found) continue;
+    if (t.task_status === 0) {
+      const res = await fetch(`${sandbox.url}/sandbox/admin/group-msgs/${t.msgid}/confirm`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ userid: t.sender }),
+      });
+      if (!res.ok) throw new DemoStop(`confirming the 企业群发 answered ${res.status}: ${await res.text()}`);
+    }
+    return { link: found[0], route: `企业群发（${named(t.sender)}在客户端确认发送）` };
+  }
+  return null;
+}
+
+/** What the H5 page does when the candidate accepts: view, then accept with the hash of the text shown. */
+async function acceptAsCandidate(apiUrl: string, link: string, name: string, phone: string): Promise<string> {
+  const token = link.split('#t=')[1] ?? '';
+  const post = async (path: string, body: unknown) => {
+    const res = await fetch(`${apiUrl}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'user-agent': 'HireLedger demo (candidate H5)' },
+      body: JSON.stringify(body),
+    });
+    return { status: res.status, body: (await res.json()) as { [k: string]: unknown } };
+  };
+  const view = await post('/h5/api/offer-link/view', { token });
+  if (view.status !== 200) throw new DemoStop(`offer page answered ${view.status}: ${JSON.stringify(view.body)}`);
+  const accepted = await post('/h5/api/offer-link/accept', {
+    token,
+    name,
+    phone,
+    shownTextSha256: view.body['shown_text_sha256'],
+  });
+  if (accepted.status !== 200) throw new DemoStop(`accepting answered ${accepted.status}: ${JSON.stringify(accepted.body)}`);
+  return '接受（已记录时间、IP、浏览器与所见文本的哈希）';
+}
+
+/** Waits for an offer approved in the console, sends it as 张敏 and prints the candidate's link. */
+function followOffer(offers: Offers, o: DemoOffer, sandbox: Sandbox, externalUserid: string, name: string): () => void {
+  let busy = false;
+  let done = false;
+  const timer = setInterval(() => {
+    if (busy || done) return;
+    busy = true;
+    void (async () => {
+      const offer = await offers.getOffer(o);
+      if (offer?.state === 'approved') {
+        await offers.sendFormalOffer({ ...o, actor: 'zhangmin' });
+        console.log(`张敏 zhangmin 已发出${name}的正式 offer / the formal offer is sent`);
+      }
+      if (offer?.state === 'approved' || offer?.state === 'sent') {
+        const sent = await linkSentTo(sandbox, externalUserid);
+        if (sent) {
+          done = true;
+          console.log(
+            `${name}的 offer 链接（经${sent.route}送达）/ the candidate's link:\n  ${sent.link}\n  在浏览器打开即可确认或拒绝 / open it to accept or decline`,
+          );
+        }
+      } else if (offer && offer.state !== 'pending_approval') {
+        done = true;
+        console.log(`${name}的 offer 状态：${offer.state}`);
+      }
+    })()
+      .catch((err: unknown) => console.error(`${name}的 offer: ${(err as Error).message}`))
+      .finally(() => {
+        busy = false;
+      });
+  }, 1000);
+  return () => clearInterval(timer);
+}
+
 async function main(): Promise<void> {
   const portProblems = await checkDemoPorts([
     { zh: ' API ', en: 'API', variable: 'PORT', port: PORT },
@@ -335,6 +511,22 @@ async function main(): Promise<void> {
   const unwatch = watchApprovals(sandbox, pool);
   closers.push(() => Promise.resolve(unwatch()));
 
+  // The positions the contact ways (state) and the offers name, with their salary bands (yuan a month).
+  await savePosition(pool, DEMO_CORP_ID, {
+    id: 'job-fe-2026',
+    title: '前端开发工程师',
+    department: '前端研发部',
+    salaryMin: 20000,
+    salaryMax: 28000,
+  });
+  await savePosition(pool, DEMO_CORP_ID, {
+    id: 'job-be-2026',
+    title: '后端开发工程师',
+    department: '基础架构部',
+    salaryMin: 22000,
+    salaryMax: 30000,
+  });
+
   // The scenario, through WeCom's channels: callbacks from the sandbox, API calls via the client.
   const a = sandbox.actions;
   await a.externalContactChange({
@@ -380,42 +572,35 @@ async function main(): Promise<void> {
     externalContacts: createExternalContactIds(pool),
     options: { keyPrefix: demoWecomKeyPrefix(RUN_ID) },
   });
-  const inTwoWeeks = Math.floor(STARTED / 1000) + 14 * 86400;
-  const summary = (candidate: string, position: string, note: string) => [
-    { summary_info: [{ text: `候选人：${candidate}`, lang: 'zh_CN' }] },
-    { summary_info: [{ text: `岗位：${position}`, lang: 'zh_CN' }] },
-    { summary_info: [{ text: note, lang: 'zh_CN' }] },
-  ];
-  // 陈晨 hesitates (「我再考虑一下」「薪资能否再谈」): her offer goes to approval with the question open.
-  const { sp_no: spChen } = await wecom.oa.applyEvent({
-    creator_userid: 'zhangmin',
-    template_id: OFFER_TEMPLATE_ID,
-    use_template_approver: 1,
-    apply_data: {
-      contents: [
-        ...offerContents('陈晨', '前端开发工程师', '25000', inTwoWeeks),
-        {
-          control: 'Textarea',
-          id: OFFER_CONTROLS.remark,
-          value: { text: '候选人回复「我再考虑一下」，并问「薪资能否再谈」（另一家给到 28K）。' },
-        },
-      ],
-    },
-    summary_list: summary('陈晨', '前端开发工程师', '候选人犹豫，薪资待再谈'),
+  // The offers, drafted by 张敏 through the offers module (as the H5 will), each routed by the
+  // approval rules and submitted to WeCom's approval by the worker's job.
+  const offers = createOffersModule({
+    db: pool,
+    transact: (work) => ledger.transact(work),
+    isHrbp: hrbpsFromAssignments(pool),
+  }).offers;
+  const directory = createCandidateDirectory(pool);
+  const chen = await candidateOf(directory, 'wmCandChenChen0001');
+  const lin = await candidateOf(directory, 'wmCandLinXiao0002');
+  const startDate = shanghaiDay(STARTED + 30 * 86400_000);
+  // 陈晨 hesitates (「我再考虑一下」「薪资能否再谈」): 张敏 offers 30,000, above the band's 28,000, so
+  // the route adds the department head after the hiring manager and the HRBP.
+  const chenOffer = await draftAndSubmit(offers, chen, await runPosition(pool, 'job-fe-2026'), {
+    ...DEMO_TERMS,
+    baseMonthlyYuan: 30000,
+    department: '前端研发部',
+    startDate,
+    terms: '候选人曾问「薪资能否再谈」，月薪按高于薪资带上限报批。',
   });
-  // 林晓 has already resigned from her employer while her offer waits for approval.
-  const { sp_no: spLin } = await wecom.oa.applyEvent({
-    creator_userid: 'zhangmin',
-    template_id: OFFER_TEMPLATE_ID,
-    use_template_approver: 1,
-    apply_data: {
-      contents: [
-        ...offerContents('林晓', '后端开发工程师', '26000', inTwoWeeks),
-        { control: 'Textarea', id: OFFER_CONTROLS.remark, value: { text: '候选人称已从原公司离职，审批尚未完成。' } },
-      ],
-    },
-    summary_list: summary('林晓', '后端开发工程师', '候选人已离职待入职'),
+  // 林晓 has already resigned from her employer while her offer (26,000, within the band) waits.
+  const linOffer = await draftAndSubmit(offers, lin, await runPosition(pool, 'job-be-2026'), {
+    ...DEMO_TERMS,
+    baseMonthlyYuan: 26000,
+    department: '基础架构部',
+    startDate,
   });
+  const spChen = await spNoOf(offers, chenOffer);
+  const spLin = await spNoOf(offers, linOffer);
   await wecom.message.send(
     {
       touser: 'liqiang',
@@ -454,12 +639,33 @@ async function main(): Promise<void> {
     await archiveText('wmCandChenChen0001', 'zhangmin', '好的，我这边还没有提离职，等你消息');
     await sandbox.idle();
   }
-  // The first approver acts on 陈晨's offer: the watcher prints it once the callback is in the ledger.
-  await a.approve(spChen, 'liqiang', '同意。候选人还在犹豫，月薪可在 27K 以内再谈。').delivered;
-  await sandbox.idle();
-  await new Promise((r) => setTimeout(r, 500));
-  await ledger.close();
-  redis.disconnect();
+  // 陈晨's approvers act in order in the sandbox (the watcher prints each once its callback is in the
+  // ledger); the last one's callback approves the offer, 张敏 sends it, the delivery hands 陈晨 the link
+  // by 微信客服 (her window is open), and she accepts on the H5 page.
+  for (const [userid, speech] of [
+    ['liqiang', '同意。候选人还在犹豫，月薪 30K 高于薪资带，请 HRBP 与部门负责人确认。'],
+    ['wangfang', '同意，按 30K 报批。'],
+    ['chenjing', '同意。'],
+  ] as const) {
+    await a.approve(spChen, userid, speech).delivered;
+    await sandbox.idle();
+    // One approver at a time, so the watcher prints each.
+    await new Promise((r) => setTimeout(r, 700));
+  }
+  await untilTrue('陈晨的 offer 审批通过 / approved', async () => (await offers.getOffer(chenOffer))?.state === 'approved');
+  await offers.sendFormalOffer({ ...chenOffer, actor: 'zhangmin' });
+  const chenLink = await untilValue('陈晨收到 offer 链接 / link delivered', async () =>
+    linkSentTo(sandbox, 'wmCandChenChen0001'),
+  );
+  const chenAnswer = `经${chenLink.route}送达；陈晨已在 H5 页面${await acceptAsCandidate(apiUrl, chenLink.link, '陈晨', '13800001234')}`;
+  // 林晓's offer waits for 李强 in the console; once approved, 张敏 sends it and its link is printed here.
+  const followLin = followOffer(offers, linOffer, sandbox, 'wmCandLinXiao0002', '林晓');
+  closers.push(() => Promise.resolve(followLin()));
+  // The ledger and Redis stay open while the demo runs: 林晓's offer is sent when it is approved.
+  closers.push(async () => {
+    await ledger.close();
+    redis.disconnect();
+  });
 
   const report = await verifyLedger(pool);
 
@@ -474,9 +680,11 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
   沙箱 OAuth 登录页     ${sandbox.url}/connect/oauth2/authorize?appid=${DEMO_CORP_ID}&redirect_uri=${encodeURIComponent(`${apiUrl}/h5/`)}&response_type=code&scope=snsapi_base&state=demo&agentid=${DEMO_AGENT_ID}#wechat_redirect
   H5                  ${h5}
 
-  录用审批 offer approvals (流程 李强 → 王芳，抄送 赵磊):
-    ${spLin}  林晓 · 后端开发工程师 · 26000   待 李强 liqiang 审批 ← 在控制台点「同意/驳回」
-    ${spChen}  陈晨 · 前端开发工程师 · 25000   李强已同意（薪资可再谈），待 王芳 wangfang 审批
+  录用审批 offer approvals (路由规则选出审批人 / approvers chosen by the routing rules):
+    ${spChen}  陈晨 · 前端开发工程师 · 月薪 30000（高于薪资带 28000）  李强 → 王芳 → 陈静（部门负责人）均已同意
+              正式 offer 已由 张敏 发出，${chenAnswer}
+    ${spLin}  林晓 · 后端开发工程师 · 月薪 26000（薪资带内）  待 李强 liqiang → 王芳 wangfang 审批 ← 在控制台点「同意/驳回」
+              审批通过后 张敏 发出正式 offer，候选人链接会打印在下面 / once approved, 林晓's offer link is printed below
   每位审批人在控制台的操作都会打印在下面 / every approver's action in the console is printed below.
 
   证据账本 evidence:   ${report.records} 条记录 / ${report.streams} 个流, ${report.ok ? '校验通过 verified' : `校验失败 ${report.firstProblem?.detail}`}

@@ -26,6 +26,8 @@ export interface ReconcileDeps {
 export interface ReconcileSummary {
   checked: number;
   healed: number;
+  /** Approvals WeCom would not show this time (each logged; the others were still checked). */
+  failed: number;
 }
 
 /** The approver whose act decided the form: the latest acted step with the form's outcome, lower-cased. */
@@ -65,8 +67,23 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
     [corpId, limit],
   );
   let healed = 0;
+  const failures: unknown[] = [];
   for (const r of rows) {
-    const { info } = await deps.oa.getApprovalDetail(r.sp_no);
+    let info: Awaited<ReturnType<ReconcileDeps['oa']['getApprovalDetail']>>['info'];
+    try {
+      ({ info } = await deps.oa.getApprovalDetail(r.sp_no));
+    } catch (err) {
+      // One approval WeCom will not show (deleted, another corp's, a bad SpNo) must not stop the
+      // others: it is put at the back of the queue (checked_at) and the next one is looked at.
+      failures.push(err);
+      log.warn({ offerId: r.offer_id, spNo: r.sp_no, err: (err as Error).message }, 'approval could not be reconciled');
+      await deps.db.query('UPDATE approval_submissions SET checked_at = $1 WHERE offer_id = $2 AND request_step = $3', [
+        new Date(deps.now()),
+        r.offer_id,
+        r.request_step,
+      ]);
+      continue;
+    }
     await deps.db.query('UPDATE approval_submissions SET checked_at = $1 WHERE offer_id = $2 AND request_step = $3', [
       new Date(deps.now()),
       r.offer_id,
@@ -141,5 +158,7 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
       ],
     }));
   }
-  return { checked: rows.length, healed };
+  // Nothing could be read (WeCom down, the secret revoked): the job fails and its policy decides.
+  if (rows.length > 0 && failures.length === rows.length) throw failures[0];
+  return { checked: rows.length, healed, failed: failures.length };
 }

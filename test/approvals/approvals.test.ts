@@ -458,5 +458,24 @@ describe('approvals', () => {
       // Again: nothing more to heal.
       expect((await m.reconcile(corpId, log)).healed).toBe(0);
     });
+
+    test('an approval WeCom no longer shows does not stop reconciliation of the others', async () => {
+      const m = approvals();
+      worker = await startRuntime(app, [m]);
+      // First in the queue: an approval WeCom answers 301025 for (deleted there; here, gone from the sandbox).
+      const gone = await pendingOffer(28100);
+      const goneSp = await spNoOf(gone);
+      sandbox.state.approvals.delete(goneSp);
+      const o = await pendingOffer(28200);
+      const spNo = await spNoOf(o);
+      await admin(`approvals/${spNo}/approve`, { userid: 'liqiang', wait: true });
+      await admin(`approvals/${spNo}/approve`, { userid: 'wangfang', drop_callback: true, wait: true });
+      const summary = await m.reconcile(corpId, log);
+      expect(summary).toMatchObject({ healed: 1, failed: 1 });
+      expect((await version(o)).state).toBe('approved');
+      expect((await version(gone)).state).toBe('pending_approval');
+      // Again: still unreadable, still not in the way.
+      expect(await m.reconcile(corpId, log)).toMatchObject({ healed: 0, failed: 1 });
+    });
   });
 });
