@@ -1,7 +1,9 @@
 import { CANDIDATE_KINDS } from '../candidates';
-import { CONVERSATION_KINDS, CONVERSATION_SOURCES, type ConversationChannel, type ConversationRole } from '../conversations';
+import { CONVERSATION_KINDS, CONVERSATION_SOURCES, type ConversationChannel } from '../conversations';
 import type { JsonValue, CheckedRecord } from '../evidence';
 import { SIGNAL_KINDS } from '../signals';
+import { OFFER_PATH_RENDERERS } from './render-offers';
+import type { EntryRenderer, EntryRenderers, RenderedEntry, TimelineRole } from './render-types';
 import { shanghaiTime } from './time';
 
 /**
@@ -15,17 +17,7 @@ import { shanghaiTime } from './time';
  * the code wrote it, and the timeline must show it rather than fail on it.
  */
 
-export type TimelineRole = ConversationRole;
-
-export interface RenderedEntry {
-  role: TimelineRole;
-  summary: string;
-  /** The conversation channel, for messages and what concerns them. */
-  channel?: ConversationChannel;
-}
-
-export type EntryRenderer = (record: CheckedRecord) => RenderedEntry;
-export type EntryRenderers = Readonly<Record<string, EntryRenderer>>;
+export type { EntryRenderer, EntryRenderers, RenderedEntry, TimelineRole } from './render-types';
 
 const SUMMARY_MAX = 120;
 
@@ -330,6 +322,8 @@ function outbound(record: CheckedRecord): RenderedEntry {
 }
 
 export const DEFAULT_RENDERERS: EntryRenderers = {
+  // Offers, approvals, the acceptance page, reminders, onboarding and re-application (render-offers.ts).
+  ...OFFER_PATH_RENDERERS,
   [CONVERSATION_KINDS.message]: message,
   [CONVERSATION_KINDS.placeholder]: placeholder,
   [CONVERSATION_KINDS.media]: media,

@@ -9,6 +9,7 @@ import { CONVERSATION_KINDS, CONVERSATION_SOURCE_REFS, CONVERSATION_SOURCES } fr
 import { createLedger, verifyStream, type EvidenceEntry, type Ledger } from '../../src/evidence';
 import { SIGNAL_KINDS, SIGNAL_SOURCE_REFS, SIGNALS_SOURCE } from '../../src/signals';
 import { readTimeline, resolveCandidate, shanghaiTime, type TimelineEntry } from '../../src/timeline';
+import { DEFAULT_RENDERERS, rendererFor } from '../../src/timeline/render';
 import { CALLBACK_SOURCE, WECOM_STREAMS } from '../../src/wecom/names';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 
@@ -220,10 +221,10 @@ describe('candidate timeline', () => {
     expect(seen).toEqual(whole.entries);
   });
 
-  test('a custom renderer takes a kind this module does not know (offers, later)', async () => {
+  test('a custom renderer takes a kind no module renders; the offer path renders its own', async () => {
     await ledger.append({
       stream: STREAM,
-      kind: 'offer.sent',
+      kind: 'offer.future_step',
       occurredAt: t(30),
       actor: 'zhangmin',
       source: 'hireledger.offers',
@@ -232,13 +233,19 @@ describe('candidate timeline', () => {
       raw: null,
     });
     const plain = await readTimeline(db.appPool, { candidateId: CANDIDATE, stream: STREAM });
-    expect(plain.entries.at(-1)?.summary).toBe('记录：offer.sent');
+    expect(plain.entries.at(-1)?.summary).toBe('记录：offer.future_step');
     const custom = await readTimeline(
       db.appPool,
       { candidateId: CANDIDATE, stream: STREAM },
       { renderers: { 'offer.': () => ({ role: 'recruiter', summary: '发出了 offer' }) } },
     );
     expect(custom.entries.at(-1)).toMatchObject({ summary: '发出了 offer', who: { role: 'recruiter' } });
+    // The kinds of the offer path have Chinese summaries of their own (render-offers.ts).
+    for (const kind of ['offer.sent', 'approval.routed', 'offer.link_viewed', 'reminder.scheduled', 'candidate.reapplied']) {
+      expect(rendererFor(kind, DEFAULT_RENDERERS)({ ...plain.entries.at(-1), kind, payload: {} } as never).summary).not.toMatch(
+        /^记录：/,
+      );
+    }
   });
 
   test('verify: an untouched timeline re-verifies every record of its stream and the linked record only', async () => {
