@@ -49,6 +49,7 @@ export interface ModuleDeps {
     | 'REMINDERS_SENDING_STALE_SECONDS'
     | 'OFFER_LINK_SECRET'
     | 'PUBLIC_BASE_URL'
+    | 'FEEDBACK_FORM_URL'
     | 'CANDIDATE_IDENTIFIER_HMAC_KEY'
     | 'QUEUE_PREFIX'
   >;
@@ -117,7 +118,7 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     reader: createLedgerReader(deps.pool),
     logger: createLogger(deps.config.LOG_LEVEL, 'offer-delivery'),
   });
-  const publicBase = deps.config.PUBLIC_BASE_URL;
+  const feedbackForm = deps.config.FEEDBACK_FORM_URL;
   // Reminders are rows in PostgreSQL; a delayed job is only their trigger, and a sweeper re-arms lost ones.
   const reminders = createRemindersModule({
     db: deps.pool,
@@ -128,13 +129,8 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     sweepIntervalMs: deps.config.REMINDERS_SWEEP_SECONDS * 1000,
     sendingStaleMs: deps.config.REMINDERS_SENDING_STALE_SECONDS * 1000,
     routes: routesFromFacts(routeFacts),
-    // The one-week questionnaire's page comes with the H5 pages; the link is made now so the reminder names it.
-    ...(publicBase
-      ? {
-          feedbackUrl: ({ offerId }: { offerId: string }) =>
-            `${publicBase.replace(/\/$/, '')}/h5/feedback.html?offer=${encodeURIComponent(offerId)}`,
-        }
-      : {}),
+    // The one-week questionnaire is a form HR runs (FEEDBACK_FORM_URL); none configured, no reminder.
+    ...(feedbackForm ? { feedbackUrl: ({ offerId }: { offerId: string }) => feedbackLink(feedbackForm, offerId) } : {}),
   });
   // Offers go to WeCom approval once the offer template is configured (its id and control ids).
   const { WECOM_OFFER_TEMPLATE_ID: templateId, WECOM_OFFER_CONTROLS: controls } = deps.config;
@@ -171,4 +167,11 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     reminders,
     ...(approvals ? [approvals] : []),
   ];
+}
+
+/** The feedback form's address for one offer: the configured URL with `offer=<id>` added to its query. */
+export function feedbackLink(form: string, offerId: string): string {
+  const url = new URL(form);
+  url.searchParams.set('offer', offerId);
+  return url.toString();
 }

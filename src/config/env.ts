@@ -115,6 +115,12 @@ const schema = z.object({
     }, 'must be a plain base URL (no query, fragment or credentials)')
     .optional(),
   /**
+   * The one-week feedback questionnaire (reminders, issue 10): the form HR runs it in (腾讯问卷, a
+   * WeCom 微文档 form, …); the reminder links to it with `offer=<offer id>` added. Unset: no
+   * feedback reminder is made (a link to a page that does not exist is worse than none).
+   */
+  FEEDBACK_FORM_URL: url(['https:', 'http:']).optional(),
+  /**
    * The chat archive (会话内容存档, src/conversations/archive): WeCom's Finance SDK library
    * (libWeWorkFinanceSdk_C.so, glibc only; shipped by the deployment, WeCom offers no registry).
    * Unset: the channel is off, and /health and the completeness report say so.
