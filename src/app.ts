@@ -63,7 +63,14 @@ export async function buildApp(deps: AppDeps): Promise<App> {
     return503OnClosing: true,
     // Each route logs what matters itself; per-request access lines would cost more than the work.
     logController: new LogController({ disableRequestLogging: true }),
-    trustProxy: false,
+    // Only the proxies named in TRUST_PROXY may say who the client is (X-Forwarded-For).
+    trustProxy:
+      typeof config.TRUST_PROXY === 'number'
+        ? (
+            (hops: number) => (_address: string, hop: number) =>
+              hop < hops
+          )(config.TRUST_PROXY)
+        : config.TRUST_PROXY,
     // Node checks these timeouts every connectionsCheckingInterval (30 s by default), which would
     // let a slow-loris client hold a socket for half a minute.
     http: { headersTimeout: 5_000, connectionsCheckingInterval: 1_000 },

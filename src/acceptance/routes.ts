@@ -275,18 +275,21 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
     };
   }
 
-  async function accept(req: FastifyRequest) {
-    const b = bodyOf(req);
-    const token = tokenOf(b);
+  /**
+   * The candidate's own confirmation of who they are (name and phone), compared with a phone the
+   * recruiter recorded. Asked for every answer: a forwarded or leaked link alone neither accepts nor
+   * declines an offer. A mismatch is kept as evidence (someone holding the link typed another
+   * number), then refused; the link stays usable.
+   */
+  async function confirmIdentity(
+    req: FastifyRequest,
+    b: { [key: string]: unknown },
+    o: Awaited<ReturnType<typeof open>>,
+    at: Date,
+    attempted: 'accept' | 'decline',
+  ): Promise<{ [key: string]: JsonValue }> {
     const name = nameOf(b['name']);
     const phone = phoneOf(b['phone']);
-    const shown = b['shownTextSha256'];
-    if (typeof shown !== 'string' || !HASH.test(shown))
-      throw new LinkRefusal('bad_request', '缺少页面文本的哈希（shownTextSha256）');
-    const at = deps.now();
-    const o = await open(token, at);
-    refuseAfterDeadline(o.content, at);
-    if (shown !== o.textSha256) throw new LinkRefusal('shown_text_changed');
     const key = deps.identifierHmacKey;
     const phoneHmac = key === undefined ? null : identifierDigest(key, 'phone', phone);
     const recorded = key === undefined ? [] : await recordedPhones(o.link.candidate_id);
@@ -305,7 +308,6 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
       phone_check: phoneCheck,
     };
     if (phoneCheck === 'mismatch') {
-      // Kept as evidence (someone holding the link typed another number), then refused; the link stays usable.
       await deps.transact(async () => ({
         result: null,
         entries: [
@@ -316,13 +318,30 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
             actor: o.link.candidate_id,
             source: ACCEPTANCE_SOURCE,
             sourceRef: ACCEPTANCE_SOURCE_REFS.refused(o.link.id, randomBytes(8).toString('hex')),
-            payload: { ...linkPayload(o, req, at), reason: 'identity_mismatch', attempted: 'accept', ...identity },
+            payload: { ...linkPayload(o, req, at), reason: 'identity_mismatch', attempted, ...identity },
             raw: null,
           },
         ],
       }));
       throw new LinkRefusal('identity_mismatch');
     }
+    return identity;
+  }
+
+  async function accept(req: FastifyRequest) {
+    const b = bodyOf(req);
+    const token = tokenOf(b);
+    // Read (and refused when malformed) before the link is opened: bad input costs no query.
+    nameOf(b['name']);
+    phoneOf(b['phone']);
+    const shown = b['shownTextSha256'];
+    if (typeof shown !== 'string' || !HASH.test(shown))
+      throw new LinkRefusal('bad_request', '缺少页面文本的哈希（shownTextSha256）');
+    const at = deps.now();
+    const o = await open(token, at);
+    refuseAfterDeadline(o.content, at);
+    if (shown !== o.textSha256) throw new LinkRefusal('shown_text_changed');
+    const identity = await confirmIdentity(req, b, o, at, 'accept');
     const offer = await deps.offers.recordAcceptance({
       corpId: deps.corpId,
       offerId: o.link.offer_id,
@@ -350,6 +369,8 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
   async function decline(req: FastifyRequest) {
     const b = bodyOf(req);
     const token = tokenOf(b);
+    nameOf(b['name']);
+    phoneOf(b['phone']);
     const code = b['reasonCode'];
     if (typeof code !== 'string' || !(CANDIDATE_REASONS as readonly string[]).includes(code))
       throw new LinkRefusal('invalid_reason');
@@ -359,12 +380,19 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
     }
     const at = deps.now();
     const o = await open(token, at);
+    const identity = await confirmIdentity(req, b, o, at, 'decline');
     const offer = await deps.offers.recordDecline({
       corpId: deps.corpId,
       offerId: o.link.offer_id,
       reasonCode: code as CandidateReason,
       ...(typeof reason === 'string' ? { reason } : {}),
-      confirmation: { link_id: o.link.id, ip: req.ip, user_agent: userAgentOf(req), shown_text_sha256: o.textSha256 },
+      confirmation: {
+        link_id: o.link.id,
+        ...identity,
+        ip: req.ip,
+        user_agent: userAgentOf(req),
+        shown_text_sha256: o.textSha256,
+      },
       within: consume(o.link, 'declined'),
     });
     return {

@@ -34,6 +34,28 @@ const schema = z.object({
   REDIS_URL: url(['redis:', 'rediss:']),
   HOST: z.string().min(1).default('127.0.0.1'),
   PORT: intFrom(0, 65535).default(3000),
+  /**
+   * The reverse proxies in front of the API whose X-Forwarded-For is believed (Fastify's trustProxy):
+   * unset or `false`, none (req.ip is the peer); a number, that many hops; otherwise a comma-separated
+   * list of addresses or CIDRs (e.g. `10.0.0.0/8,127.0.0.1`). Behind a proxy this must be set: the
+   * acceptance page records the candidate's IP and rate-limits by it. `true` (trust anyone) is refused.
+   */
+  TRUST_PROXY: z
+    .string()
+    .optional()
+    .transform((v, ctx): false | number | string[] => {
+      const t = (v ?? '').trim();
+      if (t === '' || t === 'false') return false;
+      if (/^\d{1,2}$/.test(t)) return Number(t);
+      const list = t.split(',').map((x) => x.trim());
+      const ipOrCidr = /^(?:\d{1,3}(?:\.\d{1,3}){3}|[0-9a-fA-F:]*:[0-9a-fA-F:.]*)(?:\/\d{1,3})?$/;
+      if (list.every((x) => ipOrCidr.test(x))) return list;
+      ctx.addIssue({
+        code: 'custom',
+        message: 'false, a hop count, or addresses/CIDRs separated by commas (not true: that trusts anyone)',
+      });
+      return z.NEVER;
+    }),
   WECOM_CORP_ID: z.string().regex(/^[A-Za-z0-9_-]{1,64}$/, 'must be your WeCom CorpID (letters, digits)'),
   WECOM_AGENT_ID: z.string().regex(/^\d{1,12}$/, 'must be the numeric AgentId of the self-built app'),
   WECOM_SECRET: z.string().min(1, 'must be the app Secret'),

@@ -129,7 +129,7 @@ describe('offer acceptance page', () => {
     expect(again.status).toBe(409);
     expect(again.body.error).toBe('link_used');
     expect(again.body.message).toContain('已使用');
-    const decline = await w.post(DECLINE, { token: s.token, reasonCode: 'salary' });
+    const decline = await w.post(DECLINE, { token: s.token, name: '陈晨', phone: s.phone, reasonCode: 'salary' });
     expect(decline.status).toBe(409);
     expect(decline.body.error).toBe('link_used');
     expect(await snapshot()).toEqual(before);
@@ -137,7 +137,13 @@ describe('offer acceptance page', () => {
 
   test('decline with a reason: the offer is declined, the link used', async () => {
     const s = await sentOfferWithLink(w);
-    const r = await w.post(DECLINE, { token: s.token, reasonCode: 'other_offer', reason: '已接受其他公司的 offer' });
+    const r = await w.post(DECLINE, {
+      token: s.token,
+      name: '陈晨',
+      phone: s.phone,
+      reasonCode: 'other_offer',
+      reason: '已接受其他公司的 offer',
+    });
     expect(r.status).toBe(200);
     expect(r.body).toMatchObject({ outcome: 'declined', state: 'declined' });
     const declined = (await recordsOf(s.candidateId)).filter((x) => x.kind === 'offer.declined');
@@ -145,7 +151,7 @@ describe('offer acceptance page', () => {
     expect(declined[0]!.payload).toMatchObject({
       reason_code: 'other_offer',
       reason: '已接受其他公司的 offer',
-      confirmation: { link_id: s.link.linkId, ip: '127.0.0.1' },
+      confirmation: { link_id: s.link.linkId, ip: '127.0.0.1', name: '陈晨', phone_check: 'matched' },
     });
     expect((await linkRow(s.link.linkId)).used_outcome).toBe('declined');
     const view = await w.post(VIEW, { token: s.token });
@@ -159,7 +165,7 @@ describe('offer acceptance page', () => {
     const body = { token: s.token, name: '陈晨', phone: s.phone, shownTextSha256: v.body.shown_text_sha256 };
     const rs = await Promise.all([
       w.post(ACCEPT, body),
-      w.post(DECLINE, { token: s.token, reasonCode: 'salary' }),
+      w.post(DECLINE, { token: s.token, name: '陈晨', phone: s.phone, reasonCode: 'salary' }),
       w.post(ACCEPT, body),
     ]);
     expect(rs.filter((r) => r.status === 200)).toHaveLength(1);
@@ -242,7 +248,7 @@ describe('offer acceptance page', () => {
     expect(r.status).toBe(409);
     expect(r.body.error).toBe('offer_not_open');
     expect(r.body.message).toContain('公司已撤回');
-    const a = await w.post(DECLINE, { token: s.token, reasonCode: 'salary' });
+    const a = await w.post(DECLINE, { token: s.token, name: '陈晨', phone: s.phone, reasonCode: 'salary' });
     expect(a.status).toBe(409);
     expect(await snapshot()).toEqual(before);
   });
@@ -267,7 +273,7 @@ describe('offer acceptance page', () => {
     const before = await snapshot();
     for (const [path, body] of [
       [VIEW, { token: t.token }],
-      [DECLINE, { token: t.token, reasonCode: 'salary' }],
+      [DECLINE, { token: t.token, name: '陈晨', phone: t.phone, reasonCode: 'salary' }],
       [ACCEPT, { token: t.token, name: '陈晨', phone: t.phone, shownTextSha256: 'a'.repeat(64) }],
     ] as const) {
       const r = await w.post(path, body);
@@ -315,6 +321,18 @@ describe('offer acceptance page', () => {
     expect(ok.status).toBe(200);
   });
 
+  test('a decline with another phone: 403, recorded, the offer still open (a forwarded link cannot end it)', async () => {
+    const s = await sentOfferWithLink(w);
+    const offersBefore = (await snapshot()).offers;
+    const r = await w.post(DECLINE, { token: s.token, name: '陈晨', phone: '13900000001', reasonCode: 'salary' });
+    expect(r.status).toBe(403);
+    expect(r.body.error).toBe('identity_mismatch');
+    expect((await snapshot()).offers).toEqual(offersBefore);
+    expect((await linkRow(s.link.linkId)).used_at).toBeNull();
+    const refused = (await recordsOf(s.candidateId)).filter((x) => x.kind === 'offer.link_refused');
+    expect(refused.at(-1)!.payload).toMatchObject({ reason: 'identity_mismatch', attempted: 'decline', phone_check: 'mismatch' });
+  });
+
   test('accept with a shown-text hash that is not the text of this version: 409, nothing changed', async () => {
     const s = await sentOfferWithLink(w);
     const before = await snapshot();
@@ -354,8 +372,11 @@ describe('offer acceptance page', () => {
       [ACCEPT, { token: s.token, name: '', phone: s.phone, shownTextSha256: 'a'.repeat(64) }, 'invalid_name'],
       [ACCEPT, { token: s.token, name: '陈晨', phone: '12345', shownTextSha256: 'a'.repeat(64) }, 'invalid_phone'],
       [ACCEPT, { token: s.token, name: '陈晨', phone: s.phone }, 'bad_request'],
-      [DECLINE, { token: s.token, reasonCode: 'bored' }, 'invalid_reason'],
-      [DECLINE, { token: s.token, reasonCode: 'other', reason: 42 }, 'invalid_reason'],
+      [DECLINE, { token: s.token, name: '陈晨', phone: s.phone, reasonCode: 'bored' }, 'invalid_reason'],
+      [DECLINE, { token: s.token, name: '陈晨', phone: s.phone, reasonCode: 'other', reason: 42 }, 'invalid_reason'],
+      // A link alone does not decline: who is answering is asked, as for an acceptance.
+      [DECLINE, { token: s.token, reasonCode: 'salary' }, 'invalid_name'],
+      [DECLINE, { token: s.token, name: '陈晨', reasonCode: 'salary' }, 'invalid_phone'],
     ];
     for (const [path, body, error] of cases) {
       const r = await w.post(path, body);

@@ -77,10 +77,32 @@ async function post<T>(path: string, body: unknown): Promise<T> {
   return parsed as T;
 }
 
+const TOKEN_KEY = 'hireledger.offer-link';
+
+/**
+ * The link's token: from the fragment on arrival, then kept in this tab's sessionStorage and taken
+ * out of the address bar, so the page's URL (WeChat's "copy link" and "forward", browser history)
+ * no longer carries it; a reload in the same tab still works.
+ */
 function tokenFromHash(): string | null {
-  const params = new URLSearchParams(location.hash.replace(/^#/, ''));
-  const t = params.get('t');
-  return t && /^[A-Za-z0-9_-]{16,240}$/.test(t) ? t : null;
+  const ok = (t: string | null): t is string => t !== null && /^[A-Za-z0-9_-]{16,240}$/.test(t);
+  const fromHash = new URLSearchParams(location.hash.replace(/^#/, '')).get('t');
+  if (ok(fromHash)) {
+    try {
+      sessionStorage.setItem(TOKEN_KEY, fromHash);
+      history.replaceState(null, '', location.pathname + location.search);
+    } catch {
+      // Storage refused (private mode): the token stays in the address, the page still works.
+    }
+    return fromHash;
+  }
+  let kept: string | null = null;
+  try {
+    kept = sessionStorage.getItem(TOKEN_KEY);
+  } catch {
+    kept = null;
+  }
+  return ok(kept) ? kept : null;
 }
 
 /** SHA-256 (hex) of the text as shown; null where the browser offers no WebCrypto (not a secure context). */
@@ -212,7 +234,7 @@ function render(root: HTMLElement, token: string, v: ViewResponse, shownHash: st
   const acceptCard = el(
     'section',
     { className: 'card' },
-    el('h2', { className: 'card__title', text: '确认身份并接受' }),
+    el('h2', { className: 'card__title', text: '确认身份（接受或拒绝都需要）' }),
     field('姓名', name),
     field('手机号', phone, '请填写招聘专员登记的手机号；手机号仅以加密摘要和部分隐藏的形式保存'),
     el('label', { className: 'check' }, agree, el('span', { text: '我已阅读并确认以上录用条款' })),
@@ -240,9 +262,20 @@ function render(root: HTMLElement, token: string, v: ViewResponse, shownHash: st
       message.textContent = '请选择拒绝原因';
       return;
     }
+    // Declining ends the offer: the same confirmation of who is answering as for accepting.
+    if (name.value.trim() === '' || phone.value.trim() === '') {
+      message.textContent = '请先在上方填写姓名和手机号以确认身份';
+      return;
+    }
     if (!window.confirm('确认拒绝该 offer？提交后不可更改。')) return;
     declineBtn.disabled = true;
-    post<AnswerResponse>('/h5/api/offer-link/decline', { token, reasonCode: reason.value, reason: reasonText.value })
+    post<AnswerResponse>('/h5/api/offer-link/decline', {
+      token,
+      name: name.value,
+      phone: phone.value,
+      reasonCode: reason.value,
+      reason: reasonText.value,
+    })
       .then((r) => screen(root, '已拒绝 offer', `您已于 ${r.answered_at_shown}拒绝该 offer，答复已存证。感谢您的时间。`, 'info'))
       .catch(fail)
       .finally(() => {
