@@ -104,6 +104,9 @@ function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): N
     WECOM_OFFER_CONTROLS: DEMO_OFFER_CONTROLS,
     PUBLIC_BASE_URL: `http://127.0.0.1:${PORT}`,
     OFFER_LINK_SECRET: createHash('sha256').update(`hireledger-demo-offer-links:${DATABASE_URL}`).digest('hex'),
+    // Phones typed on the acceptance page are kept as this HMAC (the demo records none beforehand:
+    // phone_check is none_recorded).
+    CANDIDATE_IDENTIFIER_HMAC_KEY: createHash('sha256').update(`hireledger-demo-identifiers:${DATABASE_URL}`).digest('hex'),
     // Queues of this database's own: another demo on the same Redis with another database never
     // takes (or removes the schedules of) this one's jobs.
     QUEUE_PREFIX: `hireledger-demo-${
@@ -259,7 +262,10 @@ async function recordedSpNos(url: string): Promise<string[]> {
  */
 function watchApprovals(sandbox: Sandbox, pool: Pool): () => void {
   const seen = new Map<string, string[]>();
-  const report = async (line: string, spNo: string): Promise<void> => {
+  const report = async (raw: string, spNo: string): Promise<void> => {
+    // The form names the candidate by opaque id (names stay out of WeCom forms): the demo knows whose.
+    let line = raw;
+    for (const [id, name] of DEMO_CANDIDATE_NAMES) line = line.replaceAll(id, name);
     await sandbox.idle();
     const stream = `wecom:approval:${spNo}`;
     const count = await createLedgerReader(pool)
@@ -291,6 +297,9 @@ function demoSeed(): ReturnType<typeof defaultSeed> {
   const seed = defaultSeed();
   return { ...seed, approvals: seed.approvals.filter((a) => a.actions.length > 0) };
 }
+
+/** The demo's candidates by their opaque id, for the approval lines (filled once the worker made them). */
+const DEMO_CANDIDATE_NAMES = new Map<string, string>();
 
 /** The terms the demo's offers share; each overrides salary, department and start date. */
 const DEMO_TERMS: OfferTerms = {
@@ -582,6 +591,7 @@ async function main(): Promise<void> {
   const directory = createCandidateDirectory(pool);
   const chen = await candidateOf(directory, 'wmCandChenChen0001');
   const lin = await candidateOf(directory, 'wmCandLinXiao0002');
+  DEMO_CANDIDATE_NAMES.set(chen, '陈晨').set(lin, '林晓');
   const startDate = shanghaiDay(STARTED + 30 * 86400_000);
   // 陈晨 hesitates (「我再考虑一下」「薪资能否再谈」): 张敏 offers 30,000, above the band's 28,000, so
   // the route adds the department head after the hiring manager and the HRBP.
@@ -692,10 +702,10 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
 
   会话内容存档:        ${'off' in archive ? archive.off : `已开启（Finance SDK 替身 ${archive.library}）：POST ${sandbox.url}/sandbox/admin/archive/text {from,to,content}`}
   微信客服会话 KF:     在控制台「微信客服会话」以候选人或招聘者身份输入，几秒内进入候选人时间线并标记风险信号
-  候选人时间线:        DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run candidate:timeline -- wmCandChenChen0001
-  完整性报告:          DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID}${'off' in archive ? '' : ` MSGAUDIT_SDK_LIBRARY=${archive.library} MSGAUDIT_SECRET=${archive.secret} MSGAUDIT_PRIVATE_KEYS=${archive.keysDir}`} npm run candidate:completeness -- wmCandChenChen0001
+  候选人时间线:        DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run -s candidate:timeline -- wmCandChenChen0001   （林晓：wmCandLinXiao0002）
+  完整性报告:          DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID}${'off' in archive ? '' : ` MSGAUDIT_SDK_LIBRARY=${archive.library} MSGAUDIT_SECRET=${archive.secret} MSGAUDIT_PRIVATE_KEYS=${archive.keysDir}`} npm run -s candidate:completeness -- wmCandChenChen0001
 
-  角色: 招聘官 张敏 zhangmin · 用人经理 李强 liqiang · HRBP 王芳 wangfang · 法务 赵磊 zhaolei
+  角色: 招聘官 张敏 zhangmin · 用人经理 李强 liqiang · HRBP 王芳 wangfang · 部门负责人 陈静 chenjing · 法务 赵磊 zhaolei
   候选人: 陈晨（犹豫：「我再考虑一下」「薪资能否再谈」；张敏称「你肯定被录用了，可以先辞职」）· 林晓（offer 审批前已离职）
 
 按 Ctrl+C 停止 / Ctrl+C stops everything.`);

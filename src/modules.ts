@@ -129,6 +129,8 @@ export function createModules(deps: ModuleDeps): HireLedgerModule[] {
     sweepIntervalMs: deps.config.REMINDERS_SWEEP_SECONDS * 1000,
     sendingStaleMs: deps.config.REMINDERS_SENDING_STALE_SECONDS * 1000,
     routes: routesFromFacts(routeFacts),
+    // Candidate reminders by KF, else 企业群发, else the recruiter's task (DECISIONS 12), each attempt recorded.
+    candidateChannel: { facts: routeFacts, kf: deps.wecom.kf, msgTemplate: deps.wecom.msgTemplate },
     // The one-week questionnaire is a form HR runs (FEEDBACK_FORM_URL); none configured, no reminder.
     ...(feedbackForm ? { feedbackUrl: ({ offerId }: { offerId: string }) => feedbackLink(feedbackForm, offerId) } : {}),
   });

@@ -8,7 +8,7 @@ import type { Pool, PoolClient } from 'pg';
 import type { Decision } from '../evidence';
 import type { Logger } from '../observability/logger';
 import { approvalStatusOfSpStatus, type Offers } from '../offers';
-import type { ApprovalDetail, OaApi } from '../wecom/api';
+import { WecomApiError, type ApprovalDetail, type OaApi } from '../wecom/api';
 import { formIdentity, type OfferControls } from './form';
 import { APPROVAL_KINDS, APPROVAL_SOURCE_REFS, APPROVAL_STREAMS, APPROVALS_SOURCE } from './names';
 import { nodeOfDetail, nodeReachedEntry, type NodeReachedFacts } from './nodes';
@@ -67,7 +67,7 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
     [corpId, limit],
   );
   let healed = 0;
-  const failures: unknown[] = [];
+  const failures: Error[] = [];
   for (const r of rows) {
     let info: Awaited<ReturnType<ReconcileDeps['oa']['getApprovalDetail']>>['info'];
     try {
@@ -75,7 +75,7 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
     } catch (err) {
       // One approval WeCom will not show (deleted, another corp's, a bad SpNo) must not stop the
       // others: it is put at the back of the queue (checked_at) and the next one is looked at.
-      failures.push(err);
+      failures.push(err instanceof Error ? err : new Error(String(err)));
       log.warn({ offerId: r.offer_id, spNo: r.sp_no, err: (err as Error).message }, 'approval could not be reconciled');
       await deps.db.query('UPDATE approval_submissions SET checked_at = $1 WHERE offer_id = $2 AND request_step = $3', [
         new Date(deps.now()),
@@ -158,7 +158,11 @@ export async function reconcile(deps: ReconcileDeps, corpId: string, log: Logger
       ],
     }));
   }
-  // Nothing could be read (WeCom down, the secret revoked): the job fails and its policy decides.
-  if (rows.length > 0 && failures.length === rows.length) throw failures[0];
+  // Nothing could be read, and not because WeCom answered about each approval itself (WeCom
+  // unreachable, the token or the IP refused): the job fails and its policy decides. An approval
+  // error (301xxx: a deleted or foreign SpNo) for every one is logged above, not a failure of the job.
+  const aboutTheApproval = (e: Error) => e instanceof WecomApiError && e.errcode >= 301000 && e.errcode < 302000;
+  const unanswered = failures.find((e) => !aboutTheApproval(e));
+  if (rows.length > 0 && failures.length === rows.length && unanswered !== undefined) throw unanswered;
   return { checked: rows.length, healed, failed: failures.length };
 }

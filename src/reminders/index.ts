@@ -13,6 +13,7 @@ import type { HireLedgerModule, JobDefinition, LedgerConsumer } from '../platfor
 import type { MessageApi } from '../wecom/api';
 import { materialsOf } from '../onboarding';
 import { approvalsConsumer } from './approvals';
+import type { CandidateChannel } from './candidate-channel';
 import { REMINDER_CONSUMERS, REMINDER_JOBS, REMINDER_STREAMS, REMINDER_TYPES, REMINDERS_MODULE } from './names';
 import { cancelReminders, createReminders, insertReminders, type NewReminder, type Reminders } from './reminders';
 import { onboardingConsumer, type FeedbackUrl } from './onboarding';
@@ -35,6 +36,11 @@ export interface RemindersModuleDeps {
   hiringManagerOf?: (corpId: string, offerId: string) => Promise<string | null>;
   /** The open route to a candidate (DECISIONS 12); default: a task for the recruiter. */
   routes?: CandidateRoutes;
+  /**
+   * Delivery of candidate reminders by KF / 企业群发 (the conversations module's `createRouteFacts`,
+   * the WeCom client's kf and msgTemplate). Without it, each is a task for the recruiter.
+   */
+  candidateChannel?: CandidateChannel;
   /**
    * The link to the one-week feedback questionnaire for a new hire (the lead wires it to the H5
    * base URL). Without it, no feedback reminder is made (logged).
@@ -192,6 +198,7 @@ export function createRemindersModule(deps: RemindersModuleDeps): RemindersModul
       triggers: deps.triggers,
       expireOffer: deps.expireOffer,
       routes: deps.routes ?? recruiterTaskOnly,
+      ...(deps.candidateChannel ? { candidateChannel: deps.candidateChannel } : {}),
       materials: async (corpId, offerId) => {
         const v = await materialsOf(deps.db, corpId, offerId);
         return v ? { offerState: v.offerState, missing: v.missing } : null;
@@ -242,6 +249,7 @@ export function createRemindersModule(deps: RemindersModuleDeps): RemindersModul
   };
 }
 
+export { CHANNEL_KEYS, type CandidateChannel, type CandidateChannelFacts } from './candidate-channel';
 export { CalendarYearMissingError, chinaCalendar, COVERED_YEARS, type WorkingCalendar } from './calendar';
 export {
   REMINDER_CONSUMERS,

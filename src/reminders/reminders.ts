@@ -10,9 +10,11 @@ import {
   WecomRateLimitedError,
   type MessageApi,
 } from '../wecom/api';
+import { sendByRoute, type CandidateChannel } from './candidate-channel';
 import { REMINDER_KINDS, REMINDER_SOURCE_REFS, REMINDER_TYPES, REMINDERS_ACTOR, REMINDERS_SOURCE } from './names';
 import type { PlannedReminder } from './rules';
-import type { CandidateRoutes } from './routes';
+import { chooseRoute, type CandidateRoute, type CandidateRoutes } from './routes';
+import { inQuietHours } from './time';
 import type { ReminderTriggers } from './triggers';
 
 /**
@@ -59,8 +61,13 @@ export interface ReminderDeps {
   triggers: ReminderTriggers;
   /** Expires an offer whose deadline passed (offers.expireOffer); throws when the offer is no longer sent. */
   expireOffer: (ref: { corpId: string; offerId: string }) => Promise<unknown>;
-  /** The open route to a candidate (DECISIONS 12). */
+  /** The open route to a candidate (DECISIONS 12); used alone (recording the choice) when there is no `candidateChannel`. */
   routes: CandidateRoutes;
+  /**
+   * Delivery to the candidate by KF or 企业群发 (candidate-channel.ts). With it, the route is chosen
+   * from its facts and used; without it, every candidate reminder is the recruiter's task.
+   */
+  candidateChannel?: CandidateChannel;
   /** An offer's onboarding checklist now (the onboarding module's materialsOf): what is missing when a materials reminder falls due. */
   materials?: (corpId: string, offerId: string) => Promise<{ offerState: string; missing: string[] } | null>;
   /** A row left in `sending` longer than this is settled as `outcome_unknown` (default 5 minutes). */
@@ -324,6 +331,68 @@ export function createReminders(deps: ReminderDeps, log: Logger) {
     }
   }
 
+  /**
+   * The row is `sending` already: KF, else 企业群发, else the recruiter's task, each route WeCom
+   * refuses giving way to the next in this same fire (candidate-channel.ts). Never KF in the quiet
+   * hours (a candidate reminder is deferred out of them; a late fire still does not push).
+   */
+  async function sendToCandidate(
+    row: ReminderRow,
+    channel: CandidateChannel,
+    content: string,
+    task: string,
+    taskFor: string,
+    extra: { [key: string]: JsonValue },
+    at: Date,
+  ): Promise<FireResult['did']> {
+    const facts = await channel.facts(row.corp_id, row.recipient);
+    const chosen = chooseRoute(facts, at);
+    const quiet = inQuietHours(at);
+    let first: CandidateRoute = chosen.route;
+    const fallbacks: JsonValue[] = [];
+    if (quiet && first === 'kf') {
+      fallbacks.push({ route: 'kf', why: '免打扰时段（21:00–09:00）不向候选人直接推送' });
+      first = facts.groupSend ? 'group_send' : 'recruiter_task';
+    }
+    const base: { [key: string]: JsonValue } = {
+      ...extra,
+      route_chosen: chosen.route,
+      route_why: chosen.why,
+      quiet_hours: quiet,
+      fallbacks,
+    };
+    const res = await sendByRoute(
+      channel,
+      deps.messages,
+      { key: row.idempotency_key, candidateId: row.recipient, content, route: first, quiet, facts, fallbacks },
+      log.child({ reminderId: row.id }),
+    );
+    if ('release' in res) {
+      await release(row);
+      throw res.release;
+    }
+    if ('settle' in res) {
+      const kind =
+        res.settle === 'sent'
+          ? REMINDER_KINDS.sent
+          : res.settle === 'failed'
+            ? REMINDER_KINDS.failed
+            : REMINDER_KINDS.outcomeUnknown;
+      await settle(row, res.settle, kind, { ...base, ...res.outcome });
+      return res.settle;
+    }
+    const recruiter = taskFor || facts.recruiter || '';
+    if (!recruiter) {
+      await settle(row, 'failed', REMINDER_KINDS.failed, {
+        ...base,
+        route_used: null,
+        error: 'no recruiter to hand the task to',
+      });
+      return 'failed';
+    }
+    return sendToMember(row, recruiter, task, { ...base, route_used: 'recruiter_task', task_for: recruiter });
+  }
+
   return {
     /**
      * Makes reminders (with their `reminder.scheduled` records) in one decision and arms their
@@ -430,26 +499,30 @@ export function createReminders(deps: ReminderDeps, log: Logger) {
       if (row.audience === 'member') {
         return { reminderId: id, did: await sendToMember(row, row.recipient, content, extra) };
       }
-      // Candidate-facing: the open route (DECISIONS 12). Only the recruiter's task is delivered in this step.
+      // Candidate-facing: the open route (DECISIONS 12).
       const taskFor = text(row.body['task_for']);
-      const route = await deps.routes.choose({ corpId, candidateId: row.recipient, at });
-      if (!taskFor) {
-        await settle(row, 'failed', REMINDER_KINDS.failed, {
-          route_chosen: route.route,
-          error: 'no recruiter to hand the task to',
-        });
-        return { reminderId: id, did: 'failed' };
+      if (!deps.candidateChannel) {
+        // No channel wired: the choice is recorded, and the recruiter's task is what is delivered.
+        const route = await deps.routes.choose({ corpId, candidateId: row.recipient, at });
+        if (!taskFor) {
+          await settle(row, 'failed', REMINDER_KINDS.failed, {
+            route_chosen: route.route,
+            error: 'no recruiter to hand the task to',
+          });
+          return { reminderId: id, did: 'failed' };
+        }
+        return {
+          reminderId: id,
+          did: await sendToMember(row, taskFor, task, {
+            ...extra,
+            route_chosen: route.route,
+            route_used: 'recruiter_task',
+            route_why: route.why,
+            task_for: taskFor,
+          }),
+        };
       }
-      return {
-        reminderId: id,
-        did: await sendToMember(row, taskFor, task, {
-          ...extra,
-          route_chosen: route.route,
-          route_used: 'recruiter_task',
-          route_why: route.why,
-          task_for: taskFor,
-        }),
-      };
+      return { reminderId: id, did: await sendToCandidate(row, deps.candidateChannel, content, task, taskFor, extra, at) };
     },
 
     /**

@@ -5,9 +5,9 @@
  * text ready. The choice is a pure function of what is open; which route was chosen and which was
  * used are both recorded with the reminder's outcome.
  *
- * In this step only the recruiter's task is delivered: a chosen KF or 企业群发 route is recorded as
- * chosen, and the task goes to the recruiter (route_used: recruiter_task). Delivering by KF and
- * 企业群发 arrives with the delivery issue, behind this same interface.
+ * With a `candidateChannel` (candidate-channel.ts) the chosen route is used, and a route WeCom
+ * refuses gives way to the next one; without it, the choice is recorded and the task goes to the
+ * recruiter (route_used: recruiter_task).
  */
 
 export type CandidateRoute = 'kf' | 'group_send' | 'recruiter_task';

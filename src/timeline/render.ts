@@ -272,7 +272,16 @@ function signalHit(record: CheckedRecord): RenderedEntry {
 function signalAlert(record: CheckedRecord): RenderedEntry {
   const p = obj(record.payload) ?? {};
   const type = str(p['type']) ?? '';
-  return { role: 'app', summary: `已提醒招聘人员${SIGNAL_LABEL[type] ? `：${SIGNAL_LABEL[type]}` : ''}` };
+  const what = SIGNAL_LABEL[type] ? `：${SIGNAL_LABEL[type]}` : '';
+  // The alert's outcome, as recorded: only a sent one reached the recruiter.
+  const status = str(p['status']) ?? 'sent';
+  if (status === 'undeliverable') {
+    const why = str(p['reason']) === 'no_recruiter' ? '尚无负责的招聘人员' : '无法送达';
+    return { role: 'app', summary: `未能提醒招聘人员（${why}）${what}` };
+  }
+  if (status === 'held') return { role: 'app', summary: `提醒招聘人员已暂缓，将并入汇总消息${what}` };
+  if (status !== 'sent') return { role: 'app', summary: clip(`提醒招聘人员：${status}${what}`) };
+  return { role: 'app', summary: `已提醒招聘人员${what}` };
 }
 
 function created(record: CheckedRecord): RenderedEntry {

@@ -2,12 +2,14 @@ import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Sandbox } from '../../sandbox/server';
 import { createCandidateByRecruiter, savePosition } from '../../src/candidates';
+import { createRouteFacts } from '../../src/conversations';
 import { createLedger, createLedgerReader, type Ledger } from '../../src/evidence';
 import { QUEUES, corpQueue } from '../../src/jobs/names';
 import { createLogger } from '../../src/observability/logger';
 import { createOffersModule, hrbpsFromList, type OfferTerms, type OffersModule } from '../../src/offers';
 import { bullmqTriggers, createRemindersModule, type RemindersModule } from '../../src/reminders';
-import { createWecomClient, type MessageApi } from '../../src/wecom/api';
+import { createWecomClient, type MessageApi, type WecomClient } from '../../src/wecom/api';
+import { createExternalContactIds } from '../../src/wecom/external-contacts';
 import { startApp, startSandboxFor, type RunningApp } from '../support/app';
 import { REDIS_URL } from '../support/env';
 import { startRuntime, until, type RunningRuntime } from '../jobs/harness';
@@ -46,6 +48,10 @@ export interface World {
   corpId: string;
   /** The offers module's clock (ms); Date.now() unless a test moves it. */
   offersClock: { now: number | null };
+  /** The reminders module's clock (ms); Date.now() unless a test moves it. */
+  remindersClock: { now: number | null };
+  /** The WeCom client the reminders send through (with external contacts: KF and 企业群发 can name the candidate). */
+  wecom: WecomClient;
   stop(): Promise<void>;
 }
 
@@ -55,6 +61,8 @@ export async function startWorld(
     sweepIntervalMs?: number;
     sendingStaleMs?: number;
     wrapMessages?: (m: Pick<MessageApi, 'send'>) => Pick<MessageApi, 'send'>;
+    /** Candidate reminders by KF / 企业群发 (the conversations module's route facts, the client's kf and msgTemplate). */
+    candidateChannel?: boolean;
   } = {},
 ): Promise<World> {
   const app = await startApp();
@@ -74,7 +82,7 @@ export async function startWorld(
     isHrbp: hrbpsFromList(['hrbp1']),
     now: () => offersClock.now ?? Date.now(),
   });
-  const messages = createWecomClient({
+  const wecom = createWecomClient({
     apiBase: sandbox.url,
     corpId: app.keys.corpId,
     secret: app.config.WECOM_SECRET,
@@ -83,8 +91,11 @@ export async function startWorld(
     logger: createLogger('silent', 't'),
     ledger,
     reader: createLedgerReader(app.db.appPool),
+    externalContacts: createExternalContactIds(app.db.appPool),
     options: { keyPrefix: `${app.config.QUEUE_PREFIX}:wecom:` },
-  }).message;
+  });
+  const messages = wecom.message;
+  const remindersClock: { now: number | null } = { now: null };
   const reminders = createRemindersModule({
     db: app.db.appPool,
     transact: ledger.transact.bind(ledger),
@@ -94,6 +105,16 @@ export async function startWorld(
     sweepIntervalMs: opts.sweepIntervalMs ?? 1000,
     sendingStaleMs: opts.sendingStaleMs ?? 1500,
     logger: createLogger(process.env['TEST_LOG_LEVEL'] ?? 'silent', 'reminders'),
+    now: () => remindersClock.now ?? Date.now(),
+    ...(opts.candidateChannel
+      ? {
+          candidateChannel: {
+            facts: createRouteFacts({ db: app.db.appPool, reader: createLedgerReader(app.db.appPool) }),
+            kf: wecom.kf,
+            msgTemplate: wecom.msgTemplate,
+          },
+        }
+      : {}),
   });
   const worker = await startRuntime(app, [offers, reminders], {
     redisUrl,
@@ -110,6 +131,8 @@ export async function startWorld(
     worker,
     corpId,
     offersClock,
+    remindersClock,
+    wecom,
     async stop() {
       await worker.stop();
       await jobsQueue.close();
@@ -122,12 +145,17 @@ export async function startWorld(
   };
 }
 
-/** A candidate with a formal offer sent at `sentAt` (the offers module's clock), optionally with a deadline. */
-export async function sentOffer(w: World, sentAt: number, deadline: Date | null = null) {
-  const { candidate } = await createCandidateByRecruiter(
-    { transact: w.ledger.transact.bind(w.ledger), hmacKey: undefined },
-    { corpId: w.corpId, recruiter: RECRUITER },
-  );
+/**
+ * A candidate (a new one, or `candidateId`) with a formal offer sent at `sentAt` (the offers
+ * module's clock), optionally with a deadline.
+ */
+export async function sentOffer(w: World, sentAt: number, deadline: Date | null = null, candidateId?: string) {
+  const { candidate } = candidateId
+    ? { candidate: { candidateId } }
+    : await createCandidateByRecruiter(
+        { transact: w.ledger.transact.bind(w.ledger), hmacKey: undefined },
+        { corpId: w.corpId, recruiter: RECRUITER },
+      );
   w.offersClock.now = sentAt - 60_000;
   const o = await w.offers.offers.draftOffer({
     corpId: w.corpId,

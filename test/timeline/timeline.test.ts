@@ -240,6 +240,14 @@ describe('candidate timeline', () => {
       { renderers: { 'offer.': () => ({ role: 'recruiter', summary: '发出了 offer' }) } },
     );
     expect(custom.entries.at(-1)).toMatchObject({ summary: '发出了 offer', who: { role: 'recruiter' } });
+    // An alert says what became of it: only a sent one reached the recruiter.
+    const alert = (payload: object) =>
+      rendererFor(SIGNAL_KINDS.alert, DEFAULT_RENDERERS)({ ...plain.entries.at(-1), kind: SIGNAL_KINDS.alert, payload } as never)
+        .summary;
+    expect(alert({ type: 'resigned_before_offer', status: 'sent' })).toBe('已提醒招聘人员：未获正式 offer 即已离职');
+    expect(alert({ type: 'resigned_before_offer', status: 'undeliverable', reason: 'no_recruiter' })).toBe(
+      '未能提醒招聘人员（尚无负责的招聘人员）：未获正式 offer 即已离职',
+    );
     // The kinds of the offer path have Chinese summaries of their own (render-offers.ts).
     for (const kind of ['offer.sent', 'approval.routed', 'offer.link_viewed', 'reminder.scheduled', 'candidate.reapplied']) {
       expect(rendererFor(kind, DEFAULT_RENDERERS)({ ...plain.entries.at(-1), kind, payload: {} } as never).summary).not.toMatch(
