@@ -19,7 +19,7 @@ import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { Client, Pool } from 'pg';
-import { hrbpsFromAssignments } from '../src/approvals';
+import { hrbpsFromAssignments, saveRoleAssignment } from '../src/approvals';
 import { createCandidateDirectory, getPosition, savePosition } from '../src/candidates';
 import { createLedger, createLedgerReader, verifyLedger } from '../src/evidence';
 import { createOffersModule, type Offers, type OfferTerms } from '../src/offers';
@@ -27,7 +27,7 @@ import { migrate } from '../src/infra/db/migrate';
 import { createLogger } from '../src/observability/logger';
 import { createWecomClient } from '../src/wecom/api';
 import { createExternalContactIds } from '../src/wecom/external-contacts';
-import { defaultSeed, DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_TEMPLATE_ID } from '../sandbox/seed';
+import { defaultSeed, DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../sandbox/seed';
 import { buildFinanceSdkStandIn } from '../sandbox/archive/build';
 import { createSandbox, type Sandbox } from '../sandbox/server';
 import { spSeqFromTime } from '../sandbox/state';
@@ -67,17 +67,7 @@ const REDIS_URL = SERVICES.redisUrl;
 const LOG_LEVEL = env('LOG_LEVEL', 'warn');
 
 /** The sandbox's offer template controls (sandbox/seed.ts), as an admin would paste them into WECOM_OFFER_CONTROLS. */
-const DEMO_OFFER_CONTROLS = JSON.stringify({
-  candidate: 'Text-1700000000001',
-  position: 'Text-1700000000002',
-  salary: 'Money-1700000000003',
-  startDate: 'Date-1700000000004',
-  level: 'Selector-1700000000005',
-  remark: 'Textarea-1700000000006',
-  bonus: 'Money-1700000000007',
-  probation: 'Number-1700000000008',
-  contentHash: 'Text-1700000000009',
-});
+const DEMO_OFFER_CONTROLS = JSON.stringify(OFFER_CONTROLS);
 
 /**
  * The app's environment in the demo, the API's and the worker's alike: this process's environment,
@@ -520,6 +510,16 @@ async function main(): Promise<void> {
   const unwatch = watchApprovals(sandbox, pool);
   closers.push(() => Promise.resolve(unwatch()));
 
+  // The demo corp's approval role holders, as its admin sets them (no approver is shipped): the
+  // sandbox's members, for every department.
+  for (const [role, userid] of [
+    ['hiring_manager', 'liqiang'],
+    ['hrbp', 'wangfang'],
+    ['department_head', 'chenjing'],
+    ['hr_director', 'liuyang'],
+  ] as const) {
+    await saveRoleAssignment(pool, DEMO_CORP_ID, { department: '*', role, userids: [userid] }, 'zhaolei');
+  }
   // The positions the contact ways (state) and the offers name, with their salary bands (yuan a month).
   await savePosition(pool, DEMO_CORP_ID, {
     id: 'job-fe-2026',

@@ -26,7 +26,7 @@ import {
   type OfferView,
 } from '../../src/offers';
 import { createWecomClient, type WecomClient } from '../../src/wecom/api';
-import { startApp, startSandboxFor, type RunningApp } from '../support/app';
+import { seedSandboxApprovers, startApp, startSandboxFor, type RunningApp } from '../support/app';
 import { REDIS_URL } from '../support/env';
 import { startRuntime, until, type RunningRuntime } from '../jobs/harness';
 
@@ -229,28 +229,35 @@ describe('approvals', () => {
           approvers: ['hiring_manager:liqiang', 'hrbp:wangfang', 'department_head:sunwei'],
           rules: ['base@1', 'above_band@2'],
         });
+        await seedSandboxApprovers(app.db.pool, other);
         const theirs = await routeFor(app.db.appPool, other, { ...content(31500), position_id: POSITION });
         expect(theirs.rules.map((r) => r.id)).toEqual(['base']);
       } finally {
         await app.db.pool.query(`DELETE FROM approval_rules WHERE corp_id = $1`, [corpId]);
-        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1`, [corpId]);
+        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1`, [other]);
+        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1 AND department <> '*'`, [corpId]);
       }
       expect((await route(31500)).rules).toEqual(['base@1', 'above_band@1']);
     });
 
-    test("HRBPs for rescinds come from the corp's own assignments, never from the shipped defaults", async () => {
+    test("HRBPs for rescinds and approvers come from the corp's own assignments; none are shipped", async () => {
       const isHrbp = hrbpsFromAssignments(app.db.appPool);
-      // The shipped default names wangfang for routing only: a member of that name in any corp is no HRBP.
-      expect(await isHrbp(corpId, 'WangFang')).toBe(false);
+      // This corp set wangfang as its HRBP (test/support seeds the sandbox's members); another corp set nobody.
+      expect(await isHrbp(corpId, 'WangFang')).toBe(true);
       expect(await isHrbp('wwothercorp01', 'wangfang')).toBe(false);
       expect(await isHrbp(corpId, 'liqiang')).toBe(false);
+      // A corp that set no holders gets no approver: submitting is refused, naming the missing role.
+      await expect(routeFor(app.db.appPool, 'wwothercorp01', { ...content(26000), position_id: POSITION })).rejects.toThrow(
+        '没有配置用人经理',
+      );
+      const { rows } = await app.db.pool.query(`SELECT count(*)::int AS n FROM approval_role_assignments WHERE corp_id = '*'`);
+      expect(rows[0].n).toBe(0);
       await saveRoleAssignment(app.db.appPool, corpId, { department: '研发部', role: 'hrbp', userids: ['sunwei'] }, 'liuyang');
       try {
         expect(await isHrbp(corpId, 'sunwei')).toBe(true);
-        expect(await isHrbp(corpId, 'wangfang')).toBe(false);
         expect(await isHrbp('wwothercorp01', 'wangfang')).toBe(false);
       } finally {
-        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1`, [corpId]);
+        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1 AND department <> '*'`, [corpId]);
       }
     });
   });
@@ -366,7 +373,7 @@ describe('approvals', () => {
         expect(applyCalls()).toBe(before);
         expect((await records(p8.offerId)).at(-1)!.payload).toMatchObject({ stage: 'form' });
       } finally {
-        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1`, [corpId]);
+        await app.db.pool.query(`DELETE FROM approval_role_assignments WHERE corp_id = $1 AND department <> '*'`, [corpId]);
       }
     });
   });

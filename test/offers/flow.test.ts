@@ -1,7 +1,7 @@
 import { Queue } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Sandbox } from '../../sandbox/server';
-import { OFFER_TEMPLATE_ID } from '../../sandbox/seed';
+import { OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../../sandbox/seed';
 import { CANDIDATE_STREAMS, createCandidateByRecruiter, savePosition } from '../../src/candidates';
 import { createLedger, createLedgerReader, verifyLedger, type Ledger, type StoredRecord } from '../../src/evidence';
 import { QUEUES, corpQueue } from '../../src/jobs/names';
@@ -24,17 +24,8 @@ import { REDIS_URL } from '../support/env';
 
 const HMAC_KEY = 'flow-test-identifier-key-0123456789abcdef';
 const RECRUITER = 'zhangmin';
-const CONTROLS = JSON.stringify({
-  candidate: 'Text-1700000000001',
-  position: 'Text-1700000000002',
-  salary: 'Money-1700000000003',
-  startDate: 'Date-1700000000004',
-  level: 'Selector-1700000000005',
-  remark: 'Textarea-1700000000006',
-  bonus: 'Money-1700000000007',
-  probation: 'Number-1700000000008',
-  contentHash: 'Text-1700000000009',
-});
+// Every control of the sandbox's offer template, as an admin would configure them.
+const CONTROLS = JSON.stringify(OFFER_CONTROLS);
 const TERMS: OfferTerms = {
   baseMonthlyYuan: 32000,
   salaryMonths: 13,

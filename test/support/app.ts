@@ -1,4 +1,5 @@
 import { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import type { CallbackKeys } from '../../sandbox/callbacks';
 import { createSandbox, type Sandbox, type SandboxOptions } from '../../sandbox/server';
 import { buildApp, type App } from '../../src/app';
@@ -40,6 +41,8 @@ export async function startApp(
   const db = opts.db ?? (await createTestDatabase());
   const appEnv = testEnv({ DATABASE_URL: db.appUrl, ...env });
   const config = loadConfig(appEnv);
+  // The sandbox's approvers hold the approval roles of the test corp (no holders are shipped).
+  await seedSandboxApprovers(db.pool, config.WECOM_CORP_ID);
   const logger = createLogger(config.LOG_LEVEL, 'test');
   const redis = new Redis(REDIS_URL, { maxRetriesPerRequest: null });
   const queues = createQueues(redis, { prefix: config.QUEUE_PREFIX, corpId: config.WECOM_CORP_ID });
@@ -87,4 +90,16 @@ export function startSandboxFor(app: RunningApp, overrides: Partial<SandboxOptio
     callbackRetryDelayMs: 50,
     ...overrides,
   });
+}
+
+/** The sandbox's members as the corp's approval role holders, for every department ('*'), as an admin would set them. */
+export async function seedSandboxApprovers(pool: Pick<Pool, 'query'>, corpId: string): Promise<void> {
+  await pool.query(
+    `INSERT INTO approval_role_assignments (corp_id, department, role, userids, updated_by, updated_at)
+     SELECT $1, '*', role, ARRAY[userid], 'hireledger-test', now()
+       FROM (VALUES ('hiring_manager', 'liqiang'), ('hrbp', 'wangfang'), ('department_head', 'chenjing'), ('hr_director', 'liuyang'))
+            AS h(role, userid)
+     ON CONFLICT (corp_id, department, role) DO NOTHING`,
+    [corpId],
+  );
 }
