@@ -28,8 +28,7 @@ export function redisFailureLimiter(
   redis: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>,
   opts: FailureLimitOptions,
 ): FailureLimiter {
-  // The IP is only a key here: IPv6 colons are fine in Redis keys.
-  const key = (ip: string) => `${opts.keyPrefix}:acceptance:failures:${opts.corpId}:${ip}`;
+  const key = (ip: string) => `${opts.keyPrefix}:acceptance:failures:${opts.corpId}:${clientKey(ip)}`;
   return {
     async blockedFor(ip) {
       const count = Number((await redis.get(key(ip))) ?? '0');
@@ -44,4 +43,26 @@ export function redisFailureLimiter(
       if (n === 1 || (await redis.pttl(key(ip))) < 0) await redis.pexpire(key(ip), opts.windowMs);
     },
   };
+}
+
+/**
+ * Whom an address stands for: an IPv4 address itself; an IPv6 address by its /64, since one
+ * subscriber usually holds a whole /64 and could otherwise take a fresh address per attempt.
+ * IPv4-mapped IPv6 (`::ffff:1.2.3.4`) is the IPv4 address.
+ */
+export function clientKey(ip: string): string {
+  const mapped = /^::ffff:(\d{1,3}(?:\.\d{1,3}){3})$/i.exec(ip);
+  if (mapped) return mapped[1] as string;
+  if (!ip.includes(':')) return ip;
+  const [head = '', tail = ''] = ip.split('::');
+  const left = head === '' ? [] : head.split(':');
+  const right = tail === '' ? [] : tail.split(':');
+  const groups = ip.includes('::')
+    ? [...left, ...Array<string>(Math.max(0, 8 - left.length - right.length)).fill('0'), ...right]
+    : left;
+  const prefix = groups
+    .slice(0, 4)
+    .map((g) => (g === '' ? '0' : g.toLowerCase().replace(/^0+(?=.)/, '')))
+    .join(':');
+  return `${prefix}::/64`;
 }

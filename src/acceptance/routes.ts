@@ -431,6 +431,10 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
   function handler(route: string, work: (req: FastifyRequest) => Promise<object>) {
     return async (req: FastifyRequest, reply: FastifyReply) => {
       void reply.header('Cache-Control', 'no-store').header('Referrer-Policy', 'no-referrer');
+      // JSON only: Fastify would hand a text/plain body over as a string (a 400 further on); the page never sends one.
+      if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
+        return refuse(req, reply, route, new LinkRefusal('unsupported_media_type'));
+      }
       let blocked: number | null = null;
       try {
         blocked = await deps.limiter.blockedFor(req.ip);

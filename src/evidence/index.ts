@@ -57,3 +57,14 @@ export {
   type StreamReadOptions,
   type StreamVerifyReport,
 } from './stream-verify';
+export {
+  buildBundle,
+  bundleZip,
+  exportBundle,
+  ExportRefusedError,
+  EXPORTED_KIND,
+  type Bundle,
+  type BundleRequest,
+  type ExportRequest,
+  type ExportResult,
+} from './export';

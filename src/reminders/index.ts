@@ -108,7 +108,7 @@ function offersConsumer(
             content: `您好，您的录用通知（offer）已发出 24 小时，请查看并答复。${until}`,
             task_for: recruiter,
             task_content:
-              `【请提醒候选人】候选人 ${candidateId} 的 ${ref} 已发出 24 小时尚未答复，目前没有可直接联系候选人的渠道。` +
+              `【请提醒候选人】候选人 ${candidateId} 的 ${ref} 已发出 24 小时尚未答复，应用未能直接送达候选人（原因见存证记录）。` +
               `请在与候选人的聊天中提醒对方查看并答复 offer。${until}`,
           },
           [REMINDER_TYPES.offerUnanswered48h]: {

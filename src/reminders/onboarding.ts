@@ -130,7 +130,7 @@ export function onboardingConsumer(
                   content: `您好，欢迎加入！入职已满一周，想听听您的感受，请花 2 分钟填写入职反馈问卷：${link}`,
                   task_for: recruiter,
                   task_content:
-                    `【请转发入职一周反馈问卷】候选人 ${candidateId} 已入职满一周（入职日期 ${o.start_date}），目前没有可直接联系对方的渠道。` +
+                    `【请转发入职一周反馈问卷】候选人 ${candidateId} 已入职满一周（入职日期 ${o.start_date}），应用未能直接送达对方（原因见存证记录）。` +
                     `请在与对方的聊天中转发问卷链接：${link}`,
                 },
               },
@@ -183,7 +183,7 @@ export function onboardingConsumer(
                   task_for: recruiter,
                   task_content:
                     `【请提醒候选人提交入职材料】候选人 ${candidateId}（${ref}，入职日期 ${o.start_date}）尚缺：${MISSING_PLACEHOLDER}。` +
-                    '目前没有可直接联系候选人的渠道，请在与候选人的聊天中提醒对方。',
+                    '应用未能直接送达候选人（原因见存证记录），请在与候选人的聊天中提醒对方。',
                 },
         }));
         const made = await insertReminders(tx, ctx.corpId, reminders, at);

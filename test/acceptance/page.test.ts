@@ -389,6 +389,13 @@ describe('offer acceptance page', () => {
       body: '<a/>',
     });
     expect(text.status).toBe(415);
+    const plain = await fetch(`${w.app.url}${VIEW}`, {
+      method: 'POST',
+      headers: { 'content-type': 'text/plain' },
+      body: JSON.stringify({ token: s.token }),
+    });
+    expect(plain.status).toBe(415);
+    expect(((await plain.json()) as { error: string }).error).toBe('unsupported_media_type');
     expect(await snapshot()).toEqual(before);
   });
 

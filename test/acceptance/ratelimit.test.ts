@@ -1,3 +1,4 @@
+import { clientKey } from '../../src/acceptance/rate-limit';
 import { sentOfferWithLink, startWorld, type World } from './world';
 
 /**
@@ -71,5 +72,18 @@ describe('offer links without OFFER_LINK_SECRET', () => {
     expect(r.status).toBe(503);
     expect(r.body.error).toBe('not_configured');
     expect(r.body.message).toContain('尚未配置');
+  });
+});
+
+describe('whom an address stands for (the limit key)', () => {
+  test('IPv4 itself; IPv4-mapped IPv6 as IPv4; IPv6 by its /64, however it is written', () => {
+    expect(clientKey('203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('::ffff:203.0.113.7')).toBe('203.0.113.7');
+    expect(clientKey('2001:db8:1:2:3:4:5:6')).toBe('2001:db8:1:2::/64');
+    expect(clientKey('2001:0DB8:0001:0002::abcd')).toBe('2001:db8:1:2::/64');
+    // Another address of the same /64: the same key, so fresh addresses buy no fresh budget.
+    expect(clientKey('2001:db8:1:2:ffff::1')).toBe(clientKey('2001:db8:1:2::9'));
+    expect(clientKey('2001:db8:1:3::9')).not.toBe(clientKey('2001:db8:1:2::9'));
+    expect(clientKey('::1')).toBe('0:0:0:0::/64');
   });
 });
