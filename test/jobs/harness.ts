@@ -60,8 +60,8 @@ export async function startRuntime(
   };
 }
 
-/** Polls `check` until it returns true; fails with `what` after `ms`. */
-export async function until(what: string, check: () => Promise<boolean>, ms = 15000): Promise<void> {
+/** Polls `check` until it returns true; fails with `what` after `ms` (generous: a loaded CI machine is slow, and only a failing test waits it out). */
+export async function until(what: string, check: () => Promise<boolean>, ms = 30_000): Promise<void> {
   const deadline = Date.now() + ms;
   for (;;) {
     if (await check()) return;
