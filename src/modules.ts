@@ -56,7 +56,7 @@ export interface ModuleDeps {
   /** The corp's jobs queue (QUEUES.jobs): where reminder triggers wait as delayed jobs. */
   jobsQueue: Pick<Queue, 'add' | 'getJob'>;
   /** The API's Redis: the acceptance page counts refused links per IP in it (the worker passes none). */
-  redis?: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>;
+  redis?: Pick<Redis, 'incr' | 'decr' | 'pexpire' | 'pttl'>;
   /** The process's metrics registry; modules keep private ones when absent. */
   registry?: Registry;
 }

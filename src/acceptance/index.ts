@@ -28,7 +28,7 @@ export interface AcceptanceDeps {
     'WECOM_CORP_ID' | 'OFFER_LINK_SECRET' | 'PUBLIC_BASE_URL' | 'CANDIDATE_IDENTIFIER_HMAC_KEY' | 'QUEUE_PREFIX'
   >;
   /** The API's Redis: failed attempts are counted there per IP. Needed by the routes only (the worker issues links). */
-  redis?: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>;
+  redis?: Pick<Redis, 'incr' | 'decr' | 'pexpire' | 'pttl'>;
   /** Failed attempts allowed per IP and window (default 20 per 15 minutes). */
   failureLimit?: { limit: number; windowMs: number };
   /** Shown on the page above the terms when given. */

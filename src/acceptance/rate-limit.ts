@@ -7,10 +7,15 @@ import type { Redis } from 'ioredis';
  * phone-number probing of someone holding a real link. One key per corp and IP.
  */
 export interface FailureLimiter {
-  /** Milliseconds until the IP may try again, or null when it may now. */
-  blockedFor(ip: string): Promise<number | null>;
-  /** Counts one failed attempt. */
-  fail(ip: string): Promise<void>;
+  /**
+   * Takes a failure slot for a request before its work: null when the IP may go on (the slot is
+   * held, and counts as a failure unless `release` gives it back), else the milliseconds until it
+   * may try again (nothing held). Taken first, so parallel requests cannot all pass a check made
+   * before any of them failed: at most `limit` failures per window, exactly.
+   */
+  admit(ip: string): Promise<number | null>;
+  /** Gives back the slot of an admitted request that did not fail (success, or an input error). */
+  release(ip: string): Promise<void>;
 }
 
 export interface FailureLimitOptions {
@@ -25,22 +30,25 @@ export interface FailureLimitOptions {
 export const DEFAULT_FAILURE_LIMIT = { limit: 20, windowMs: 15 * 60_000 } as const;
 
 export function redisFailureLimiter(
-  redis: Pick<Redis, 'get' | 'incr' | 'pexpire' | 'pttl'>,
+  redis: Pick<Redis, 'incr' | 'decr' | 'pexpire' | 'pttl'>,
   opts: FailureLimitOptions,
 ): FailureLimiter {
   const key = (ip: string) => `${opts.keyPrefix}:acceptance:failures:${opts.corpId}:${clientKey(ip)}`;
   return {
-    async blockedFor(ip) {
-      const count = Number((await redis.get(key(ip))) ?? '0');
-      if (count < opts.limit) return null;
-      const ttl = await redis.pttl(key(ip));
+    async admit(ip) {
+      const k = key(ip);
+      const n = await redis.incr(k);
+      // The window starts at the first slot taken; a key left without expiry (a crash between the
+      // two calls) gets one now.
+      const ttl = await redis.pttl(k);
+      if (n === 1 || ttl < 0) await redis.pexpire(k, opts.windowMs);
+      if (n <= opts.limit) return null;
+      // Refused: the slot is given back, so refusals do not lengthen anything.
+      await redis.decr(k);
       return ttl > 0 ? ttl : opts.windowMs;
     },
-    async fail(ip) {
-      const n = await redis.incr(key(ip));
-      // The window starts at the first failure; a key left without expiry (a crash between the two
-      // calls) gets one at the next failure.
-      if (n === 1 || (await redis.pttl(key(ip))) < 0) await redis.pexpire(key(ip), opts.windowMs);
+    async release(ip) {
+      await redis.decr(key(ip));
     },
   };
 }

@@ -416,14 +416,6 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
   async function refuse(req: FastifyRequest, reply: FastifyReply, route: string, refusal: LinkRefusal, retryAfterMs?: number) {
     deps.refusals.inc({ route, reason: refusal.code });
     req.log.warn({ route, reason: refusal.code, status: refusal.status, ip: req.ip }, 'offer link request refused');
-    if (COUNTED.has(refusal.code)) {
-      try {
-        await deps.limiter.fail(req.ip);
-      } catch (err) {
-        // Fail open: the MAC is the real defence; a Redis outage must not lock candidates out.
-        req.log.error({ err, route }, 'offer link failure not counted: Redis unavailable');
-      }
-    }
     if (retryAfterMs !== undefined) void reply.header('Retry-After', String(Math.ceil(retryAfterMs / 1000)));
     return reply.code(refusal.status).send({ error: refusal.code, message: refusal.message });
   }
@@ -435,17 +427,30 @@ export function acceptanceRoutes(deps: AcceptanceRoutesDeps): FastifyPluginAsync
       if (!/^application\/json\s*(;|$)/i.test(req.headers['content-type'] ?? '')) {
         return refuse(req, reply, route, new LinkRefusal('unsupported_media_type'));
       }
-      let blocked: number | null = null;
+      // A failure slot is taken before the work and given back unless the request fails as counted
+      // (COUNTED): parallel bad requests cannot pass a budget they have not yet spent.
+      let admitted = false;
       try {
-        blocked = await deps.limiter.blockedFor(req.ip);
+        const blocked = await deps.limiter.admit(req.ip);
+        if (blocked !== null) return await refuse(req, reply, route, new LinkRefusal('rate_limited'), blocked);
+        admitted = true;
       } catch (err) {
+        // Fail open: the MAC is the real defence; a Redis outage must not lock candidates out.
         req.log.error({ err, route }, 'offer link rate limit not checked: Redis unavailable');
       }
-      if (blocked !== null) return refuse(req, reply, route, new LinkRefusal('rate_limited'), blocked);
+      const giveBack = async () => {
+        if (!admitted) return;
+        await deps.limiter.release(req.ip).catch((err: unknown) => {
+          req.log.error({ err, route }, 'offer link failure slot not given back: Redis unavailable');
+        });
+      };
       try {
-        return reply.code(200).send(await work(req));
+        const answer = await work(req);
+        await giveBack();
+        return reply.code(200).send(answer);
       } catch (err) {
         const refusal = refusalOf(err);
+        if (!refusal || !COUNTED.has(refusal.code)) await giveBack();
         if (!refusal) throw err;
         return refuse(req, reply, route, refusal);
       }

@@ -54,6 +54,33 @@ describe('offer link rate limit', () => {
     await w.app.redis.del(key);
     expect((await w.post(VIEW, { token: s.token })).status).toBe(200);
   });
+
+  test('a parallel burst spends the budget exactly: 3 failures pass, the rest get 429 (found by the review: 15 passed)', async () => {
+    const key = `${w.app.config.QUEUE_PREFIX}:acceptance:failures:${w.corpId}:127.0.0.1`;
+    await w.app.redis.del(key);
+    const s = await sentOfferWithLink(w);
+    const v = await w.post(VIEW, { token: s.token });
+    await w.app.redis.del(key);
+    const wrong = { token: s.token, name: '陈晨', phone: '13900000009', shownTextSha256: v.body.shown_text_sha256 };
+    const rs = await Promise.all(Array.from({ length: 30 }, () => w.post(ACCEPT, wrong)));
+    const by = (status: number) => rs.filter((r) => r.status === status).length;
+    expect({ mismatch: by(403), limited: by(429), other: rs.length - by(403) - by(429) }).toEqual({
+      mismatch: 3,
+      limited: 27,
+      other: 0,
+    });
+    const { rows } = await w.app.db.pool.query<{ n: number }>(
+      `SELECT count(*)::int AS n FROM evidence_records WHERE stream = $1 AND kind = 'offer.link_refused'`,
+      [`candidate:${s.candidateId}`],
+    );
+    expect(rows[0]!.n).toBe(3);
+    expect(Number(await w.app.redis.get(key))).toBe(3);
+    await w.app.redis.del(key);
+    // Answers that are not failures give their slot back: a view and an input error leave the count at 0.
+    expect((await w.post(VIEW, { token: s.token })).status).toBe(200);
+    expect((await w.post(ACCEPT, { ...wrong, name: '' })).status).toBe(400);
+    expect(Number((await w.app.redis.get(key)) ?? '0')).toBe(0);
+  });
 });
 
 describe('offer links without OFFER_LINK_SECRET', () => {
