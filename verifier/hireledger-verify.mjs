@@ -43,8 +43,21 @@ function crc32(buf) {
 
 function safeName(name) {
   if (name === '' || name.startsWith('/') || name.includes('\\') || /^[A-Za-z]:/.test(name)) return false;
+  // A NUL or control character makes other tools read another name than this verifier does.
+  if (/[\u0000-\u001f\u007f]/.test(name)) return false;
   return name.split('/').every((s) => s !== '' && s !== '.' && s !== '..');
 }
+
+/** The files a bundle of this format holds, and nothing else: what is checked is all there is. */
+const KNOWN_FILES = new Set([
+  'records.jsonl',
+  'proofs.jsonl',
+  'checkpoint.txt',
+  'public-key.txt',
+  'manifest.json',
+  'format.md',
+  'export.json',
+]);
 
 function readZipFile(path) {
   let fd;
@@ -80,6 +93,9 @@ function unzip(buf) {
     }
   }
   if (eocd < 0) fail('not a ZIP file: no end of central directory (truncated?)');
+  // The end record and its comment must end the file: otherwise a second, fake end record hidden in
+  // a comment could make other tools read another archive than this verifier does.
+  if (eocd + 22 + buf.readUInt16LE(eocd + 20) !== buf.length) fail('bytes after the end of the ZIP archive: refused');
   const count = buf.readUInt16LE(eocd + 10);
   const cdSize = buf.readUInt32LE(eocd + 12);
   const cdOffset = buf.readUInt32LE(eocd + 16);
@@ -105,7 +121,9 @@ function unzip(buf) {
     const nameBytes = buf.subarray(p + 46, p + 46 + nlen);
     const name = new TextDecoder('utf-8', { fatal: false }).decode(nameBytes);
     p += 46 + nlen + xlen + clen;
-    if (!safeName(name)) fail(`unsafe entry name ${JSON.stringify(name)} (absolute, or with "..")`);
+    if (!safeName(name)) fail(`unsafe entry name ${JSON.stringify(name)} (absolute, with "..", or a control character)`);
+    if (!KNOWN_FILES.has(name))
+      fail(`unexpected entry ${JSON.stringify(name)}: a bundle holds only ${[...KNOWN_FILES].join(', ')}`);
     if (entries.has(name)) fail(`duplicate entry ${name}`);
     if (flags & 0x1) fail(`${name} is encrypted`);
     if (method !== 0 && method !== 8) fail(`${name} uses compression method ${method} (only stored and deflate)`);
@@ -134,6 +152,7 @@ function unzip(buf) {
     if (crc32(data) !== crc) fail(`${name}: CRC-32 mismatch (corrupted)`);
     entries.set(name, data);
   }
+  if (p !== cdOffset + cdSize) fail('the central directory size does not match its entries (malformed ZIP)');
   return entries;
 }
 
@@ -186,7 +205,7 @@ function parseVerifierKey(text) {
   const id = sha256(Buffer.from(name, 'utf8'), Buffer.from([0x0a, 0x01]), raw).subarray(0, 4);
   if (hex(id) !== idHex) fail('public-key.txt: the key ID does not match the name and key');
   const spki = Buffer.concat([Buffer.from('302a300506032b6570032100', 'hex'), raw]);
-  return { name, id, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) };
+  return { name, id, raw, publicKey: createPublicKey({ key: spki, format: 'der', type: 'spki' }) };
 }
 
 function openCheckpoint(note, key) {
@@ -246,7 +265,8 @@ function rootFromInclusion(index, size, leaf, path) {
 // ---------------------------------------------------------------- the checks
 
 function jsonLines(data, file) {
-  const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+  // ignoreBOM keeps a byte-order mark in the text, where it makes the first line non-canonical.
+  const text = new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(data);
   if (text !== '' && !text.endsWith('\n')) fail(`${file} does not end with a newline (truncated?)`);
   return text === '' ? [] : text.slice(0, -1).split('\n');
 }
@@ -329,15 +349,31 @@ function checkRecords(files, cp) {
   return records;
 }
 
+/**
+ * Which streams must be whole is decided from what is signed, never from the manifest's flags (which
+ * nothing signs): a stream all of whose records are named by a `candidate.link` record in the bundle
+ * is a set of single linked records; every other stream must be its whole chain from its first
+ * record (prev_hash null), each link unbroken, so a record left out, added or moved fails.
+ */
 function checkChains(records, manifest) {
-  const complete = new Map();
-  for (const s of manifest.streams) complete.set(s.stream, s);
+  const listed = new Map();
+  for (const s of manifest.streams) {
+    if (listed.has(s.stream)) fail(`stream ${s.stream} is listed twice in manifest.json`);
+    listed.set(s.stream, s);
+  }
+  const linked = new Set();
+  for (const r of records) {
+    const l = r.kind === 'candidate.link' && r.payload && typeof r.payload === 'object' ? r.payload.linked : null;
+    if (l && typeof l === 'object' && typeof l.stream === 'string' && Number.isSafeInteger(l.seq)) {
+      linked.add(`${l.stream}\u0000${l.seq}`);
+    }
+  }
   const byStream = new Map();
   for (const r of records) {
     if (!byStream.has(r.stream)) byStream.set(r.stream, []);
     byStream.get(r.stream).push(r);
   }
-  for (const [stream, s] of complete) {
+  for (const [stream, s] of listed) {
     const rs = byStream.get(stream) ?? [];
     if (rs.length !== s.records)
       fail(
@@ -345,10 +381,14 @@ function checkChains(records, manifest) {
       );
   }
   for (const stream of byStream.keys())
-    if (!complete.has(stream)) fail(`stream ${stream} is not listed in manifest.json (a record added)`);
+    if (!listed.has(stream)) fail(`stream ${stream} is not listed in manifest.json (a record added)`);
   let links = 0;
+  let whole = 0;
+  const ends = [];
   for (const [stream, rs] of byStream) {
-    if (!complete.get(stream).complete) continue; // single linked records: their place is shown by the proofs
+    if (rs.every((r) => linked.has(`${stream}\u0000${r.seq}`))) continue; // single records, each shown by a link and its proof
+    whole++;
+    ends.push(`${stream} from its first record to seq ${rs[rs.length - 1].seq}`);
     let prev = null;
     for (const r of rs) {
       if (r.prev_hash !== prev) {
@@ -360,7 +400,8 @@ function checkChains(records, manifest) {
       links++;
     }
   }
-  return links;
+  if (whole === 0) fail('no stream is held whole: a bundle holds at least its subject stream from its first record');
+  return { links, ends };
 }
 
 function checkProofs(files, records, cp) {
@@ -409,10 +450,18 @@ function main(argv) {
       return false;
     }
   };
-  if (argv.length !== 1 || argv[0].startsWith('-')) {
-    console.log('usage: node hireledger-verify.mjs <bundle.zip>');
+  let published = null;
+  const args = [...argv];
+  const k = args.indexOf('--key');
+  if (k >= 0) {
+    published = args[k + 1] ?? '';
+    args.splice(k, 2);
+  }
+  if (args.length !== 1 || args[0].startsWith('-') || published === '') {
+    console.log('usage: node hireledger-verify.mjs <bundle.zip> [--key <the verifier key HireLedger publishes>]');
     return 1;
   }
+  argv = args;
   let files;
   let key;
   let cp;
@@ -429,8 +478,13 @@ function main(argv) {
     check('checkpoint: Ed25519 signature by the bundled public key', () => {
       key = parseVerifierKey(new TextDecoder('utf-8', { fatal: true }).decode(files.get('public-key.txt')));
       cp = openCheckpoint(new TextDecoder('utf-8', { fatal: true }).decode(files.get('checkpoint.txt')), key);
-      // Only the bundled key is checked here: compare it with the key HireLedger publishes.
-      return `${cp.origin}, ${cp.size} records, root ${hex(cp.root)}, key ${key.name}+${hex(key.id)}`;
+      // A bundle re-signed with another key is consistent in itself: only the published key tells.
+      if (published !== null) {
+        const want = parseVerifierKey(published.trim());
+        if (!want.raw.equals(key.raw) || want.name !== key.name)
+          fail(`signed by key ${key.name}+${hex(key.id)}, not the published key ${want.name}+${hex(want.id)}`);
+      }
+      return `${cp.origin}, ${cp.size} records, root ${hex(cp.root)}, key ${key.name}+${hex(key.id)}${published !== null ? ' (the published key)' : ''}`;
     }) &&
     check('manifest: bundle format and checkpoint', () => {
       manifest = parseLine(
@@ -451,7 +505,11 @@ function main(argv) {
       return `${records.length} records`;
     });
     if (hashed) {
-      check('chains: every link of each whole stream', () => `${checkChains(records, manifest)} links`);
+      check('chains: every link of each whole stream', () => {
+        const { links, ends } = checkChains(records, manifest);
+        // What the bundle alone cannot show: whether the stream had records after the last one here.
+        return `${links} links; held whole: ${ends.join('; ')} (records after these, if any, are not in this bundle)`;
+      });
       check('proofs: every record is in the signed tree (RFC 9162)', () => {
         checkProofs(files, records, cp);
         return `${records.length} proofs against root ${hex(cp.root).slice(0, 16)}…`;
@@ -461,6 +519,11 @@ function main(argv) {
   const pass = results.length > 0 && results.every(Boolean) && results.length >= 6;
   if (firstBad) console.log(`first bad record: seq ${firstBad}`);
   console.log(pass ? 'OVERALL: PASS' : 'OVERALL: FAIL');
+  if (pass && published === null && key) {
+    console.log(
+      `NOTE: the checkpoint is signed by key ${key.name}+${hex(key.id)}, the one in the bundle. Compare it with the key HireLedger publishes, or run again with --key <that key>: a bundle re-signed with another key passes every other check.`,
+    );
+  }
   return pass ? 0 : 1;
 }
 

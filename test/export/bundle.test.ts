@@ -77,13 +77,16 @@ describe('evidence:export and the offline verifier', () => {
     settle(run(tsx, [join(root, 'scripts', 'evidence-export.ts'), ...args], { env, maxBuffer: 16 * 1024 * 1024 }));
 
   /** Copies the verifier and a bundle into a fresh, otherwise empty folder and runs it there. */
-  async function verify(zip: Buffer): Promise<Out> {
+  async function verify(zip: Buffer, extra: string[] = []): Promise<Out> {
     const empty = await mkdtemp(join(tmpdir(), 'hl-verify-'));
     try {
       await copyFile(VERIFIER, join(empty, 'hireledger-verify.mjs'));
       await writeFile(join(empty, 'bundle.zip'), zip);
       return await settle(
-        run(process.execPath, ['hireledger-verify.mjs', 'bundle.zip'], { cwd: empty, env: { PATH: process.env['PATH'] ?? '' } }),
+        run(process.execPath, ['hireledger-verify.mjs', 'bundle.zip', ...extra], {
+          cwd: empty,
+          env: { PATH: process.env['PATH'] ?? '' },
+        }),
       );
     } finally {
       await rm(empty, { recursive: true, force: true });
@@ -155,9 +158,16 @@ describe('evidence:export and the offline verifier', () => {
 
   test('a bundle verifies from an empty folder, and its export is recorded', async () => {
     const out = await verify(bundle);
-    expect(out.stdout).toMatch(/OVERALL: PASS\n$/);
+    expect(out.stdout).toMatch(/OVERALL: PASS\n/);
     expect(out.code).toBe(0);
     expect(out.stdout).not.toMatch(/FAIL/);
+    // Without the published key the PASS says which key signed, and that it must be compared.
+    expect(out.stdout).toMatch(/NOTE: the checkpoint is signed by key .*--key/);
+    const published = (unzip(bundle).get('public-key.txt') as Buffer).toString('utf8').trim();
+    const withKey = await verify(bundle, ['--key', published]);
+    expect(withKey.code).toBe(0);
+    expect(withKey.stdout).toMatch(/\(the published key\)/);
+    expect(withKey.stdout).not.toMatch(/NOTE:/);
     const files = unzip(bundle);
     expect([...files.keys()]).toEqual([
       'checkpoint.txt',
@@ -271,8 +281,59 @@ describe('evidence:export and the offline verifier', () => {
       .toString('latin1')
       .replaceAll('format.md', '../a/f.md');
     expectFail(await verify(Buffer.from(evil, 'latin1')), /unsafe entry name/);
-    files.set('zeros.bin', Buffer.alloc(20 * 1024 * 1024));
+    files.set('format.md', Buffer.alloc(20 * 1024 * 1024));
     expectFail(await verify(rezip(files)), /ZIP bomb/);
+  });
+
+  test("the outside reviewer's forgeries: FAIL (found by review; each passed before)", async () => {
+    const original = lines(unzip(bundle).get('records.jsonl') as Buffer);
+    const seqOf = (l: string) => (JSON.parse(l) as { seq: number }).seq;
+    // A record left out, its proof too, and the manifest told the stream is not whole: the
+    // stream's wholeness is not the manifest's to say.
+    const cut = unzip(bundle);
+    const ls = [...original];
+    ls.splice(3, 1);
+    cut.set('records.jsonl', fromLines(ls));
+    const pr = lines(cut.get('proofs.jsonl') as Buffer);
+    pr.splice(3, 1);
+    cut.set('proofs.jsonl', fromLines(pr));
+    const manifest = JSON.parse((cut.get('manifest.json') as Buffer).toString('utf8')) as {
+      records: number;
+      streams: { records: number; complete?: boolean }[];
+    };
+    manifest.records -= 1;
+    (manifest.streams[0] as { records: number }).records -= 1;
+    (manifest.streams[0] as { complete?: boolean }).complete = false;
+    cut.set('manifest.json', Buffer.from(JSON.stringify(manifest)));
+    expectFail(await verify(rezip(cut)), new RegExp(`record seq ${seqOf(original[4] as string)}: chain broken`));
+    // The first record left out the same way: the stream no longer starts at its beginning.
+    const head = unzip(bundle);
+    head.set('records.jsonl', fromLines(original.slice(1)));
+    head.set('proofs.jsonl', fromLines(lines(head.get('proofs.jsonl') as Buffer).slice(1)));
+    const m2 = JSON.parse((head.get('manifest.json') as Buffer).toString('utf8')) as typeof manifest;
+    m2.records -= 1;
+    (m2.streams[0] as { records: number }).records -= 1;
+    (m2.streams[0] as { complete?: boolean }).complete = false;
+    head.set('manifest.json', Buffer.from(JSON.stringify(m2)));
+    expectFail(await verify(rezip(head)), /chain broken/);
+    // A second entry that other tools read as records.jsonl (a NUL in its name), another file,
+    // bytes after the archive, a byte-order mark.
+    const nul = unzip(bundle);
+    nul.set('records.jsonl\u0000x', Buffer.from('forged\n'));
+    expectFail(await verify(rezip(nul)), /unsafe entry name/);
+    const other = unzip(bundle);
+    other.set('RECORDS.JSONL', Buffer.from('forged\n'));
+    expectFail(await verify(rezip(other)), /unexpected entry/);
+    expectFail(await verify(Buffer.concat([bundle, Buffer.from('PK\u0005\u0006 trailing')])), /after the end of the ZIP/);
+    const bom = unzip(bundle);
+    bom.set('records.jsonl', Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), bom.get('records.jsonl') as Buffer]));
+    expectFail(await verify(rezip(bom)), /line 1 is not JSON/);
+    // Another key than the published one, given: FAIL even though the bundle is consistent in itself.
+    const otherKey = (unzip(bundle).get('public-key.txt') as Buffer)
+      .toString('utf8')
+      .trim()
+      .replace(/\+[^+]+$/, '+AQ' + 'A'.repeat(42) + '=');
+    expect((await verify(bundle, ['--key', otherKey])).code).toBe(1);
   });
 
   test('refusals: nothing written, exit 1, a clear reason', async () => {
