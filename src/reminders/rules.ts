@@ -58,18 +58,23 @@ export function offerSentReminders(f: OfferSentFacts): PlannedReminder[] {
   return kept;
 }
 
+/** Office hours in Shanghai for reminders to members: the waiting of an approval counts from within them. */
+const OFFICE_OPENS = 9 * 60;
+const OFFICE_CLOSES = 18 * 60;
+
 /**
  * "Approval idle 24 h at one approver" in working days (DECISIONS 13: one working day): the same
  * Shanghai wall-clock time on the next working day after the day the approval reached the
- * approver. An approval that reached them on a rest day starts waiting at 09:00 of the next working
- * day, and is due one working day after that.
+ * approver. The waiting counts from office hours (09:00–18:00): an approval that reached them on a
+ * rest day, or after 18:00, starts waiting at 09:00 of the next working day; one that reached them
+ * before 09:00, at 09:00 that day — so an approver is never reminded at night.
  */
 export function approvalIdleDue(reachedApproverAt: Date, workingDays = 1, cal: WorkingCalendar = chinaCalendar): Date {
   const reached = shanghaiDate(reachedApproverAt);
-  const working = cal.isWorkingDay(reached);
-  // Reached on a rest day: the waiting starts at 09:00 of the next working day.
-  const start = working ? reached : cal.addWorkingDays(reached, 1);
-  const minute = working ? shanghaiMinuteOfDay(reachedApproverAt) : 9 * 60;
+  const at = shanghaiMinuteOfDay(reachedApproverAt);
+  const inOffice = cal.isWorkingDay(reached) && at < OFFICE_CLOSES;
+  const start = inOffice ? reached : cal.addWorkingDays(reached, 1);
+  const minute = inOffice ? Math.max(at, OFFICE_OPENS) : OFFICE_OPENS;
   const day = cal.addWorkingDays(start, workingDays);
   return atShanghai(day, Math.floor(minute / 60), minute % 60);
 }

@@ -60,6 +60,16 @@ describe('working days (China with 调休, DECISIONS 13)', () => {
     expect(approvalIdleDue(sh('2026-10-03T22:00:00'))).toEqual(sh('2026-10-09T09:00:00'));
   });
 
+  test('approval idle counts from office hours: an approver is never reminded at night', () => {
+    // Thursday 2026-11-26 03:44 (before 09:00): waiting from 09:00 that day → Friday 09:00.
+    expect(approvalIdleDue(sh('2026-11-26T03:44:00'))).toEqual(sh('2026-11-27T09:00:00'));
+    // Thursday 20:30 (after 18:00): waiting from Friday 09:00 → Monday 09:00 (the weekend skipped).
+    expect(approvalIdleDue(sh('2026-11-26T20:30:00'))).toEqual(sh('2026-11-30T09:00:00'));
+    // Inside office hours: the same time one working day later.
+    expect(approvalIdleDue(sh('2026-11-26T17:59:00'))).toEqual(sh('2026-11-27T17:59:00'));
+    expect(approvalIdleDue(sh('2026-11-26T17:59:00'), 2)).toEqual(sh('2026-11-30T17:59:00'));
+  });
+
   test('a year the installed calendar does not cover is refused, not guessed', () => {
     const missing = Math.max(...COVERED_YEARS) + 1;
     expect(() => chinaCalendar.isWorkingDay(`${missing}-03-02`)).toThrow(CalendarYearMissingError);
