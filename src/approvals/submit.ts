@@ -71,6 +71,15 @@ function lockKey(offerId: string): string {
 export function createSubmitter(deps: SubmitDeps) {
   const at = () => new Date(deps.now());
 
+  /** The intent to submit this request, before anything else about it (a refused route too). */
+  async function insertIntent(tx: PoolClient, r: SubmitRequest): Promise<void> {
+    await tx.query(
+      `INSERT INTO approval_submissions (corp_id, offer_id, version, request_step, content_sha256, creator_userid, template_id, state, intent_at)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent', $8)`,
+      [r.corpId, r.offerId, r.version, r.requestStep, r.contentSha256, r.creator, deps.templateId, at()],
+    );
+  }
+
   async function row(r: SubmitRequest): Promise<SubmissionRow | null> {
     const { rows } = await deps.db.query<SubmissionRow>(
       'SELECT state, attempts, sp_no, intent_at, template_id FROM approval_submissions WHERE offer_id = $1 AND request_step = $2',
@@ -246,11 +255,7 @@ export function createSubmitter(deps: SubmitDeps) {
       if (!(err instanceof RoutingError) && !(err instanceof FormConfigError)) throw err;
       if (!s) {
         await deps.transact(async (tx) => {
-          await tx.query(
-            `INSERT INTO approval_submissions (corp_id, offer_id, version, request_step, content_sha256, creator_userid, template_id, state, intent_at)
-             VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent', $8)`,
-            [r.corpId, r.offerId, r.version, r.requestStep, r.contentSha256, r.creator, deps.templateId, at()],
-          );
+          await insertIntent(tx, r);
           return { result: null, entries: [] };
         });
       }
@@ -261,11 +266,7 @@ export function createSubmitter(deps: SubmitDeps) {
     if (!s) {
       // The intent and the route, committed before WeCom hears anything.
       await deps.transact(async (tx) => {
-        await tx.query(
-          `INSERT INTO approval_submissions (corp_id, offer_id, version, request_step, content_sha256, creator_userid, template_id, state, intent_at)
-           VALUES ($1, $2, $3, $4, $5, $6, $7, 'intent', $8)`,
-          [r.corpId, r.offerId, r.version, r.requestStep, r.contentSha256, r.creator, deps.templateId, at()],
-        );
+        await insertIntent(tx, r);
         return {
           result: null,
           entries: [

@@ -229,6 +229,29 @@ function versionView(v: VersionRow): OfferVersionView {
   };
 }
 
+/** Writes a new version of an offer (not yet asked for approval) and answers its row. */
+async function insertVersion(
+  tx: PoolClient,
+  v: { offerId: string; version: number; content: OfferContent; hash: string; actor: string; at: Date },
+): Promise<VersionRow> {
+  await tx.query(
+    `INSERT INTO offer_versions (offer_id, version, content, content_sha256, created_by, created_at)
+     VALUES ($1, $2, $3, $4, $5, $6)`,
+    [v.offerId, v.version, JSON.stringify(v.content), v.hash, v.actor, v.at],
+  );
+  return {
+    offer_id: v.offerId,
+    version: v.version,
+    content: v.content,
+    content_sha256: v.hash,
+    created_by: v.actor,
+    created_at: v.at,
+    approval_status: 'none',
+    approval_sp_no: null,
+    approved_content_sha256: null,
+  };
+}
+
 export function createOffers(deps: OffersDeps) {
   const now = () => new Date((deps.now ?? Date.now)());
 
@@ -436,22 +459,7 @@ export function createOffers(deps: OffersDeps) {
           [offerId, args.corpId, args.candidateId, args.positionId, actor, at],
         );
         if (rowCount === 0) throw new OfferInputError('该候选人在此职位已有未结束的 offer，请修改该 offer（新版本）或先结束它');
-        await tx.query(
-          `INSERT INTO offer_versions (offer_id, version, content, content_sha256, created_by, created_at)
-           VALUES ($1, 1, $2, $3, $4, $5)`,
-          [offerId, JSON.stringify(content), hash, actor, at],
-        );
-        const version: VersionRow = {
-          offer_id: offerId,
-          version: 1,
-          content,
-          content_sha256: hash,
-          created_by: actor,
-          created_at: at,
-          approval_status: 'none',
-          approval_sp_no: null,
-          approved_content_sha256: null,
-        };
+        const version = await insertVersion(tx, { offerId, version: 1, content, hash, actor, at });
         const l: Locked = {
           offer: {
             id: offerId,
@@ -498,23 +506,8 @@ export function createOffers(deps: OffersDeps) {
         if (hash === l.current.content_sha256) throw new OfferInputError('条款没有变化，无需新版本');
         const changes = diffContent(l.current.content, content);
         const next = l.offer.current_version + 1;
-        await tx.query(
-          `INSERT INTO offer_versions (offer_id, version, content, content_sha256, created_by, created_at)
-           VALUES ($1, $2, $3, $4, $5, $6)`,
-          [l.offer.id, next, JSON.stringify(content), hash, actor, at],
-        );
+        const version = await insertVersion(tx, { offerId: l.offer.id, version: next, content, hash, actor, at });
         await moveTo(tx, l, 'draft', at, next);
-        const version: VersionRow = {
-          offer_id: l.offer.id,
-          version: next,
-          content,
-          content_sha256: hash,
-          created_by: actor,
-          created_at: at,
-          approval_status: 'none',
-          approval_sp_no: null,
-          approved_content_sha256: null,
-        };
         const entry = record(l, {
           kind: OFFER_KINDS.revised,
           actor,
