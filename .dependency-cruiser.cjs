@@ -15,6 +15,7 @@ const DOMAINS = [
   'timeline',
   'acceptance',
   'onboarding',
+  'legal',
 ];
 
 /**

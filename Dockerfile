@@ -5,6 +5,7 @@
 #   worker:         node dist/src/worker.js
 #   migrations:     node dist/scripts/migrate.js     (as the owner: MIGRATION_DATABASE_URL)
 #   database roles: node dist/scripts/db-roles.js    (once, by a DBA; docs/operations.md)
+#   legal export:   node dist/scripts/evidence-export.js --candidate … --out … --as …
 #   WeCom sandbox:  node dist/sandbox/main.js
 #
 # Debian (glibc) on purpose, not Alpine: WeCom's chat-archive (会话内容存档)
@@ -36,6 +37,7 @@ RUN npm run build \
  && test -f dist/src/worker.js \
  && test -f dist/scripts/migrate.js \
  && test -f dist/scripts/db-roles.js \
+ && test -f dist/scripts/evidence-export.js \
  && test -f dist/sandbox/main.js
 
 # ---------------------------------------------------------------------------
@@ -62,8 +64,10 @@ FROM base AS runtime
 # tini as PID 1 forwards SIGTERM/SIGINT to node and reaps zombies, so plain
 # `docker run` behaves. docker-compose additionally sets `init: true`; with
 # -s tini registers as a subreaper and stays quiet when it is not PID 1.
+# chromium + fonts-noto-cjk: the legal export (evidence:export) prints the
+# Chinese timeline to PDF with headless Chromium (CHROMIUM_PATH=/usr/bin/chromium).
 RUN apt-get update \
- && apt-get install -y --no-install-recommends tini ca-certificates \
+ && apt-get install -y --no-install-recommends tini ca-certificates chromium fonts-noto-cjk \
  && rm -rf /var/lib/apt/lists/*
 
 ENV NODE_ENV=production \
@@ -75,6 +79,9 @@ COPY --chown=node:node package.json package-lock.json ./
 COPY --from=prod-deps --chown=node:node /app/node_modules ./node_modules
 COPY --from=build --chown=node:node /app/dist ./dist
 COPY --chown=node:node migrations ./migrations
+# The legal export puts the format and the browser verifier into every bundle.
+COPY --chown=node:node docs/evidence-format.md ./docs/evidence-format.md
+COPY --chown=node:node verifier ./verifier
 COPY --from=h5 --chown=node:node /app/wecom-h5/dist ./wecom-h5/dist
 
 USER node

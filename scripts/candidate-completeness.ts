@@ -2,8 +2,9 @@ import { loadDotEnvOnce } from '../src/config/dotenv';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
 import { createCandidateDirectory } from '../src/candidates';
-import { ARCHIVE_STREAMS, archiveChannelStatus } from '../src/conversations/archive';
-import { completenessReport, resolveCandidate, type ChannelStatus } from '../src/timeline';
+import { ARCHIVE_STREAMS } from '../src/conversations/archive';
+import { completenessReport, resolveCandidate } from '../src/timeline';
+import { archiveSettingsFromEnv, channelStatuses, type ArchiveSettings } from './channel-status';
 
 /**
  * `npm run candidate:completeness -- <external_userid | cd_…> [--verify]`
@@ -21,33 +22,13 @@ import { completenessReport, resolveCandidate, type ChannelStatus } from '../src
  */
 const USAGE = 'usage: npm run candidate:completeness -- <external_userid|cd_id> [--verify]\n';
 
-/** Each channel's status in this deployment. */
-export function channelStatuses(config: ArchiveSettings): { kf: ChannelStatus; archive: ChannelStatus } {
-  const archive = archiveChannelStatus(config);
-  return {
-    // The KF channel needs nothing beyond the app's own credentials: it runs wherever the worker
-    // runs the conversations module (kf_msg_or_event pulls at once, a sweep every 5 minutes).
-    kf: { state: 'on', detail: '微信客服通道随 worker 运行：回调触发拉取，并定时同步' },
-    // A misconfigured archive stops the worker from starting: nothing is captured, so it is off.
-    archive: { state: archive.state === 'on' ? 'on' : 'off', detail: archive.detail },
-  };
-}
-
-type ArchiveSettings = Parameters<typeof archiveChannelStatus>[0];
-
 /** The variables this command reads: what the report rests on, not the whole service's configuration. */
 function settings(): { databaseUrl: string; corpId: string; archive: ArchiveSettings } {
-  const env = (name: string): string | undefined => process.env[name] || undefined;
-  const databaseUrl = env('DATABASE_URL');
+  const databaseUrl = process.env['DATABASE_URL'] || undefined;
   if (!databaseUrl) throw new Error('DATABASE_URL is required but not set');
-  const corpId = env('WECOM_CORP_ID');
+  const corpId = process.env['WECOM_CORP_ID'] || undefined;
   if (!corpId) throw new Error('WECOM_CORP_ID is required but not set');
-  const archive: { -readonly [K in keyof ArchiveSettings]: ArchiveSettings[K] } = {};
-  for (const name of ['MSGAUDIT_SDK_LIBRARY', 'MSGAUDIT_SECRET', 'MSGAUDIT_PRIVATE_KEYS'] as const) {
-    const value = env(name);
-    if (value !== undefined) archive[name] = value;
-  }
-  return { databaseUrl, corpId, archive };
+  return { databaseUrl, corpId, archive: archiveSettingsFromEnv() };
 }
 
 async function main(): Promise<number> {

@@ -12,16 +12,27 @@
  * the worker it starts never read .env. DEMO_BUILD_H5=0 skips building the H5. The small decisions are
  * in scripts/demo-support.ts (tested in test/demo/).
  */
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { execFile, spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { tmpdir } from 'node:os';
 import { existsSync } from 'node:fs';
+import { mkdir } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { Redis } from 'ioredis';
 import { createHash } from 'node:crypto';
 import { Client, Pool } from 'pg';
 import { hrbpsFromAssignments, saveRoleAssignment } from '../src/approvals';
-import { createCandidateDirectory, getPosition, savePosition } from '../src/candidates';
-import { createLedger, createLedgerReader, verifyLedger } from '../src/evidence';
+import { CANDIDATE_STREAMS, createCandidateDirectory, getPosition, savePosition } from '../src/candidates';
+import {
+  checkpointOrigin,
+  createLedger,
+  createLedgerReader,
+  latestCheckpoint,
+  loadSigningKey,
+  verifierKeyOf,
+  verifyLedger,
+} from '../src/evidence';
+import { writeNewSigningKey } from '../src/evidence/signing-key';
+import { grantRole } from '../src/members';
 import { createOffersModule, type Offers, type OfferTerms } from '../src/offers';
 import { migrate } from '../src/infra/db/migrate';
 import { createLogger } from '../src/observability/logger';
@@ -73,6 +84,8 @@ const DEMO_OFFER_CONTROLS = JSON.stringify(OFFER_CONTROLS);
  * The app's environment in the demo, the API's and the worker's alike: this process's environment,
  * with the demo's database, Redis, port, corp and keys, and the sandbox as WeCom.
  */
+let DEMO_EVIDENCE = { keyFile: '', stateFile: '', exportsDir: '', verifierKey: '' };
+
 function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
   return {
     ...process.env,
@@ -106,6 +119,10 @@ function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): N
         .replace(/[^a-z0-9_-]/g, '_')
         .slice(0, 24) || 'default'
     }`,
+    // The demo's own evidence signing key: the worker signs a checkpoint every 10 seconds.
+    EVIDENCE_SIGNING_KEY_FILE: DEMO_EVIDENCE.keyFile,
+    EVIDENCE_CHECKPOINT_STATE_FILE: DEMO_EVIDENCE.stateFile,
+    EVIDENCE_CHECKPOINT_INTERVAL_SECONDS: '10',
     // The demo configures its processes completely; a .env written for a real deployment (NODE_ENV,
     // signing key, witnesses, ...) must not leak into them (src/config/dotenv.ts reads ENV_FILE).
     ENV_FILE: '/dev/null',
@@ -127,6 +144,79 @@ async function demoArchive(): Promise<{ dir: string; keysDir: string; secret: st
   } catch (err) {
     return { off: `未开启：无法编译 Finance SDK 替身（需要 gcc）：${(err as Error).message.split('\n')[0] ?? ''}` };
   }
+}
+
+/**
+ * The evidence signing key of this database's demo (kept between runs, like the archive: the worker's
+ * checkpoint state file must keep matching the ledger), and where the demo writes its export bundles.
+ * The worker signs a checkpoint every 10 seconds, so the demo's legal export finds one covering the
+ * story soon after it ends.
+ */
+async function demoEvidence(): Promise<{ keyFile: string; stateFile: string; exportsDir: string; verifierKey: string }> {
+  const base = join(tmpdir(), 'hireledger-demo-evidence', new URL(DATABASE_URL).pathname.slice(1) || 'default');
+  const keyFile = join(base, 'signing.pem');
+  await mkdir(base, { recursive: true, mode: 0o700 });
+  await mkdir(join(base, 'exports'), { recursive: true });
+  const key = existsSync(keyFile) ? await loadSigningKey(keyFile) : await writeNewSigningKey(keyFile);
+  return {
+    keyFile,
+    stateFile: join(base, 'checkpoint-state.json'),
+    exportsDir: join(base, 'exports'),
+    verifierKey: verifierKeyOf(checkpointOrigin(DEMO_CORP_ID), key.publicKey),
+  };
+}
+
+/**
+ * 赵磊 (法务) exports 陈晨's evidence as legal would, through the same command, once the worker has
+ * signed a checkpoint covering her stream; then the bundle is verified as an outsider would.
+ */
+async function demoLegalExport(
+  pool: Pool,
+  evidence: Awaited<ReturnType<typeof demoEvidence>>,
+  stream: string,
+): Promise<{ file: string; verdict: string } | { problem: string }> {
+  const ledger = createLedger({ pool });
+  try {
+    await grantRole(ledger, DEMO_CORP_ID, { userid: 'zhaolei', role: 'legal', by: 'liuyang' });
+  } finally {
+    await ledger.close();
+  }
+  const reader = createLedgerReader(pool);
+  const covered = async () => {
+    let head = 0;
+    for await (const r of reader.cursor({ stream })) if (r.kind !== 'evidence.exported') head = r.seq;
+    const checkpoint = await latestCheckpoint(pool, checkpointOrigin(DEMO_CORP_ID), evidence.verifierKey);
+    return (checkpoint?.size ?? 0) >= head;
+  };
+  const deadline = Date.now() + 60_000;
+  while (!(await covered())) {
+    if (Date.now() > deadline) return { problem: '60 秒内没有覆盖陈晨记录的检查点（worker 是否在运行？）' };
+    await new Promise((r) => setTimeout(r, 1000));
+  }
+  const file = join(evidence.exportsDir, `chenchen-${RUN_ID}.zip`);
+  const run = (args: string[], env?: NodeJS.ProcessEnv) =>
+    new Promise<{ code: number; stderr: string }>((done) => {
+      execFile(process.execPath, args, { cwd: ROOT, ...(env ? { env } : {}), maxBuffer: 64 * 1024 * 1024 }, (err, _out, stderr) =>
+        done({ code: err ? ((err as { code?: number }).code ?? 1) : 0, stderr: String(stderr) }),
+      );
+    });
+  const exported = await run(
+    [
+      '--import',
+      'tsx',
+      join(ROOT, 'scripts', 'evidence-export.ts'),
+      '--candidate',
+      'wmCandChenChen0001',
+      '--out',
+      file,
+      '--as',
+      'zhaolei',
+    ],
+    demoAppEnv('http://127.0.0.1:1'),
+  );
+  if (exported.code !== 0) return { problem: `导出失败：${exported.stderr.trim().split('\n')[0] ?? ''}` };
+  const verified = await run([join(ROOT, 'verifier', 'hireledger-verify.mjs'), file, '--key', evidence.verifierKey]);
+  return { file, verdict: verified.code === 0 ? '核验通过 PASS' : `核验失败 FAIL（退出码 ${verified.code}）` };
 }
 
 /** One demo per database (demo-support.ts, holdDemoDatabase); the lock lives as long as the demo. */
@@ -473,6 +563,7 @@ async function main(): Promise<void> {
   const apiUrl = `http://127.0.0.1:${PORT}`;
   const spSeqStart = spSeqStartAfter(await recordedSpNos(DATABASE_URL), spSeqFromTime(STARTED));
   const archive = await demoArchive();
+  DEMO_EVIDENCE = await demoEvidence();
   let sandbox: Sandbox;
   try {
     sandbox = await createSandbox({
@@ -677,6 +768,7 @@ async function main(): Promise<void> {
     redis.disconnect();
   });
 
+  const legalExport = await demoLegalExport(pool, DEMO_EVIDENCE, CANDIDATE_STREAMS.candidate(chen));
   const report = await verifyLedger(pool);
 
   const seconds = ((Date.now() - STARTED) / 1000).toFixed(1);
@@ -699,6 +791,15 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
 
   证据账本 evidence:   ${report.records} 条记录 / ${report.streams} 个流, ${report.ok ? '校验通过 verified' : `校验失败 ${report.firstProblem?.detail}`}
                        DATABASE_URL=${redactUrl(DATABASE_URL)} npm run evidence:verify
+
+  法务导出 legal export: ${
+    'problem' in legalExport
+      ? legalExport.problem
+      : `赵磊（法务）导出陈晨的证据包 ${legalExport.file}，${legalExport.verdict}
+                       核验 verify:  node verifier/hireledger-verify.mjs ${legalExport.file} --key '${DEMO_EVIDENCE.verifierKey}'
+                       或解压后用浏览器打开 verify.html 选择该 zip；时间线 timeline.pdf / timeline.html 在包内
+                       再导出: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} EVIDENCE_SIGNING_KEY_FILE=${DEMO_EVIDENCE.keyFile} npm run -s evidence:export -- --candidate wmCandChenChen0001 --out <file.zip> --as zhaolei`
+  }
 
   会话内容存档:        ${'off' in archive ? archive.off : `已开启（Finance SDK 替身 ${archive.library}）：POST ${sandbox.url}/sandbox/admin/archive/text {from,to,content}`}
   微信客服会话 KF:     在控制台「微信客服会话」以候选人或招聘者身份输入，几秒内进入候选人时间线并标记风险信号

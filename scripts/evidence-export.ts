@@ -3,32 +3,57 @@ import { readFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { Pool } from 'pg';
-import { createCandidateDirectory } from '../src/candidates';
-import { checkpointOrigin, createLedger, createLedgerReader, loadSigningKey, verifierKeyOf } from '../src/evidence';
-import { exportBundle } from '../src/evidence/export';
-import { linkTarget, resolveCandidate } from '../src/timeline';
+import { createMediaStore, type MediaStoreKind } from '../src/conversations';
+import { ARCHIVE_STREAMS } from '../src/conversations/archive';
+import { checkpointOrigin, createLedger, loadSigningKey, verifierKeyOf } from '../src/evidence';
+import { exportBundle, ExportRefusedError, type ExportResult } from '../src/evidence/export';
+import { exportCandidateEvidence } from '../src/legal';
+import { projectRoot } from '../src/infra/paths';
+import { holdsRole } from '../src/members';
+import { archiveSettingsFromEnv, channelStatuses } from './channel-status';
 
 /**
- * `npm run evidence:export -- --candidate <external_userid|cd_id> --out <file.zip> --as <userid>`
+ * `npm run evidence:export -- --candidate <external_userid|cd_id> --out <file.zip> --as <userid> [--from D] [--to D]`
+ * `npm run evidence:export -- --stream <stream> --out <file.zip> --as <userid> [--from D] [--to D]`
  *
- * Writes one candidate's evidence as a ZIP anyone can check offline with
- * `node verifier/hireledger-verify.mjs <file.zip>`: the candidate's stream whole, the records its
- * link records name, an inclusion proof of each against the newest signed checkpoint, that
- * checkpoint and its public key, and the format specification. The export is itself recorded
- * (`evidence.exported` on the candidate's stream, actor = --as). The public key is
- * EVIDENCE_VERIFIER_KEY, or derived from EVIDENCE_SIGNING_KEY_FILE.
- * Exit 0 when written, 1 when refused (unknown candidate, output exists or its folder does not,
- * no checkpoint covering the records): then nothing is written.
+ * Writes one candidate's evidence (or one stream's) as a ZIP anyone can check offline with
+ * `node verifier/hireledger-verify.mjs <file.zip>` or the bundle's verify.html: the records with an
+ * inclusion proof each against the newest signed checkpoint, the checkpoint, its witnesses and key,
+ * the media, a manifest signed with the ledger's key, and for a candidate the Chinese timeline (HTML
+ * and PDF), the evidence list, the completeness report and the custody log. --as must hold the 法务
+ * role (npm run members:role); the export is recorded (`evidence.exported`, actor = --as) before the
+ * file is written. --from/--to: `YYYY-MM-DD` (a day in Asia/Shanghai; --to includes that day) or an
+ * ISO-8601 time with its offset; only records whose time is in the range, and then no stream is whole.
+ *
+ * Reads DATABASE_URL, WECOM_CORP_ID, EVIDENCE_SIGNING_KEY_FILE (the statement is signed with the
+ * checkpoint's key), CHROMIUM_PATH (default /usr/bin/chromium), MEDIA_STORE/MEDIA_DIR/MEDIA_MAX_BYTES,
+ * MSGAUDIT_* (the archive channel's status), EVIDENCE_KEY_HOLDER (who holds the keys, for 环境说明).
+ * Exit 0 when written, 1 when refused: then no file is written.
  */
-const USAGE = 'usage: npm run evidence:export -- --candidate <external_userid|cd_id> --out <file.zip> --as <userid>\n';
+const USAGE =
+  'usage: npm run evidence:export -- (--candidate <external_userid|cd_id> | --stream <stream>) --out <file.zip> --as <userid> [--from <date>] [--to <date>]\n';
 
-async function verifierKey(origin: string): Promise<string> {
-  const configured = process.env['EVIDENCE_VERIFIER_KEY'];
-  if (configured) return configured.trim();
-  const file = process.env['EVIDENCE_SIGNING_KEY_FILE'];
-  if (!file)
-    throw new Error('EVIDENCE_VERIFIER_KEY or EVIDENCE_SIGNING_KEY_FILE is required (the public key goes into the bundle)');
-  return verifierKeyOf(origin, (await loadSigningKey(file)).publicKey);
+const SHANGHAI_OFFSET_MS = 8 * 3600 * 1000;
+const DAY = /^(\d{4})-(\d{2})-(\d{2})$/;
+
+/** A day is Asia/Shanghai's; `end` gives the start of the next day (so --to includes the day). */
+export function parseWhen(text: string, what: string, end: boolean): Date {
+  const day = DAY.exec(text);
+  if (day) {
+    const start = Date.UTC(Number(day[1]), Number(day[2]) - 1, Number(day[3])) - SHANGHAI_OFFSET_MS;
+    const d = new Date(start + (end ? 24 * 3600 * 1000 : 0));
+    if (!Number.isNaN(d.getTime()) && new Date(start + SHANGHAI_OFFSET_MS).toISOString().slice(0, 10) === text) return d;
+  } else if (/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d{1,3})?)?(Z|[+-]\d{2}:\d{2})$/.test(text)) {
+    const d = new Date(text);
+    if (!Number.isNaN(d.getTime())) return d;
+  }
+  throw new ExportRefusedError(`${what} 不是有效的日期 (YYYY-MM-DD or ISO-8601 with offset): ${JSON.stringify(text)}`);
+}
+
+function required(name: string): string {
+  const v = process.env[name];
+  if (!v) throw new ExportRefusedError(`${name} is required but not set`);
+  return v;
 }
 
 async function main(): Promise<number> {
@@ -36,8 +61,11 @@ async function main(): Promise<number> {
   const { values, positionals } = parseArgs({
     options: {
       candidate: { type: 'string' },
+      stream: { type: 'string' },
       out: { type: 'string' },
       as: { type: 'string' },
+      from: { type: 'string' },
+      to: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
     strict: true,
@@ -47,44 +75,78 @@ async function main(): Promise<number> {
     process.stdout.write(USAGE);
     return 0;
   }
-  if (positionals.length > 0) throw new Error(`unexpected argument ${positionals[0]}`);
-  if (!values.candidate) throw new Error('--candidate is required');
-  if (!values.out) throw new Error('--out is required');
-  if (!values.as) throw new Error('--as is required (the userid of who exports)');
-  const url = process.env['DATABASE_URL'];
-  if (!url) throw new Error('DATABASE_URL is required but not set');
-  const corpId = process.env['WECOM_CORP_ID'];
-  if (!corpId) throw new Error('WECOM_CORP_ID is required but not set');
+  if (positionals.length > 0) throw new ExportRefusedError(`unexpected argument ${positionals[0]}`);
+  if (!values.candidate === !values.stream) throw new ExportRefusedError('name one of --candidate or --stream');
+  if (!values.out) throw new ExportRefusedError('--out is required');
+  if (!values.as) throw new ExportRefusedError('--as is required (the userid of who exports)');
+  const from = values.from !== undefined ? parseWhen(values.from, '--from', false) : undefined;
+  const to = values.to !== undefined ? parseWhen(values.to, '--to', true) : undefined;
+  const url = required('DATABASE_URL');
+  const corpId = required('WECOM_CORP_ID');
   const origin = checkpointOrigin(corpId);
-  const vkey = await verifierKey(origin);
-  const formatSpec = await readFile(join(__dirname, '..', 'docs', 'evidence-format.md'));
+  const signingKey = await loadSigningKey(required('EVIDENCE_SIGNING_KEY_FILE'));
+  const root = projectRoot();
+  const formatSpec = await readFile(join(root, 'docs', 'evidence-format.md'));
+  const verifyHtml = await readFile(join(root, 'verifier', 'verify.html'));
+  const outPath = resolve(values.out);
 
-  const pool = new Pool({ connectionString: url, max: 2 });
+  const pool = new Pool({ connectionString: url, max: 3 });
   pool.on('error', () => undefined);
   const ledger = createLedger({ pool });
   try {
-    const candidate = await resolveCandidate(createCandidateDirectory(pool), corpId, values.candidate);
-    if (!candidate) throw new Error('未找到该候选人（本企业没有这个 external_userid 或候选人 id）');
-    // The records the candidate's link records name (their own streams are other subjects').
-    const linkedSeqs: number[] = [];
-    for await (const r of createLedgerReader(pool).cursor({ stream: candidate.stream, pageSize: 1000 })) {
-      const target = linkTarget(r);
-      if (target) linkedSeqs.push(target.seq);
+    let result: ExportResult;
+    if (values.candidate) {
+      const mediaKind = (process.env['MEDIA_STORE'] || 'pg') as MediaStoreKind;
+      const mediaDir = process.env['MEDIA_DIR'] || undefined;
+      const media = createMediaStore(pool, {
+        kind: mediaKind,
+        ...(mediaDir ? { dir: mediaDir } : {}),
+        maxBytes: Number(process.env['MEDIA_MAX_BYTES'] || 20971520),
+      });
+      const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+      result = await exportCandidateEvidence(
+        {
+          pool,
+          ledger,
+          corpId,
+          origin,
+          signingKey,
+          formatSpec,
+          verifyHtml,
+          chromiumPath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
+          media,
+          channels: channelStatuses(archiveSettingsFromEnv()),
+          sharedStreams: [ARCHIVE_STREAMS.corp(corpId)],
+          system: {
+            version: pkg.version,
+            keyHolder: process.env['EVIDENCE_KEY_HOLDER'] || '未配置（EVIDENCE_KEY_HOLDER）',
+            publicKey: verifierKeyOf(origin, signingKey.publicKey),
+          },
+        },
+        { candidate: values.candidate, ...(from ? { from } : {}), ...(to ? { to } : {}), exportedBy: values.as, outPath },
+      );
+    } else {
+      if (!(await holdsRole(pool, corpId, values.as, 'legal')))
+        throw new ExportRefusedError(`${values.as} 没有法务角色，不能导出证据 (only a member with the legal role may export)`);
+      const stream = values.stream as string;
+      result = await exportBundle(pool, ledger, {
+        streams: [stream],
+        ...(from || to ? { range: { ...(from ? { from } : {}), ...(to ? { to } : {}) } } : {}),
+        origin,
+        signingKey,
+        formatSpec,
+        verifyHtml,
+        subjectStream: stream,
+        exportedBy: values.as,
+        outPath,
+      });
     }
-    const result = await exportBundle(pool, ledger, {
-      streams: [candidate.stream],
-      linkedSeqs,
-      origin,
-      verifierKey: vkey,
-      formatSpec,
-      subjectStream: candidate.stream,
-      exportedBy: values.as,
-      outPath: resolve(values.out),
-    });
+    const b = result.bundle;
     process.stderr.write(
-      `exported ${result.bundle.records} records (seq ${result.bundle.firstSeq}–${result.bundle.lastSeq}) against the checkpoint of ` +
-        `${result.bundle.checkpoint.size} records to ${result.outPath} (${result.bytes} bytes); content sha256 ` +
-        `${result.bundle.contentSha256}; custody record ${result.record.seq}\n`,
+      `已导出 ${b.records} 条记录 (seq ${b.firstSeq}–${b.lastSeq})，检查点 ${b.checkpoint.size} 条，媒体 ${b.media.files} 个` +
+        `${b.media.missing ? `（${b.media.missing} 个已缺失）` : ''}，写入 ${result.outPath}（${result.bytes} 字节）\n` +
+        `content sha256 ${b.contentSha256}; custody record ${result.record.seq}\n` +
+        `核验：node verifier/hireledger-verify.mjs ${result.outPath} --key '${verifierKeyOf(origin, signingKey.publicKey)}'\n`,
     );
     return 0;
   } finally {
@@ -93,10 +155,12 @@ async function main(): Promise<number> {
   }
 }
 
-main().then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`evidence:export: ${(err as Error).message}\n${USAGE}`);
-    process.exit(1);
-  },
-);
+if (require.main === module) {
+  main().then(
+    (code) => process.exit(code),
+    (err: unknown) => {
+      process.stderr.write(`evidence:export: ${(err as Error).message}\n${USAGE}`);
+      process.exit(1);
+    },
+  );
+}

@@ -41,4 +41,6 @@ export interface CandidateDirectory {
   find(corpId: string, externalUserId: string): Promise<CandidateRef | null>;
   /** Read only, by opaque id. */
   get(corpId: string, candidateId: string): Promise<CandidateRef | null>;
+  /** Read only: the candidate's WeCom external_userids, first known first (a legal export names them). */
+  externalUserIds(corpId: string, candidateId: string): Promise<string[]>;
 }

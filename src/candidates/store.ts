@@ -257,6 +257,14 @@ export function createCandidateDirectory(pool: Pick<Pool, 'query'>, opts: Candid
     },
     find: (corpId, externalUserId) => candidateByExternalUserId(pool, corpId, externalUserId),
     get: (corpId, candidateId) => candidateById(pool, corpId, candidateId),
+    async externalUserIds(corpId, candidateId) {
+      const { rows } = await pool.query<{ external_userid: string }>(
+        `SELECT external_userid FROM candidate_external_ids WHERE corp_id = $1 AND candidate_id = $2
+          ORDER BY created_at, external_userid`,
+        [corpId, candidateId],
+      );
+      return rows.map((r) => r.external_userid);
+    },
   };
 }
 

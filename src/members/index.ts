@@ -28,3 +28,13 @@ export function createMembersModule(deps: MembersDeps): HireLedgerModule {
 export { MEMBER_CONSUMERS, MEMBER_KINDS, MEMBER_STREAMS, MEMBERS_MODULE, MEMBERS_SOURCE } from './names';
 export { PROFILE_MAX_AGE_MS, type MemberDirectory } from './profiles';
 export { shanghaiDay } from './visits';
+export {
+  grantRole,
+  holdsRole,
+  isMemberRole,
+  revokeRole,
+  MEMBER_ROLES,
+  ROLE_LABEL as MEMBER_ROLE_LABEL,
+  RoleError,
+  type MemberRole,
+} from './roles';

@@ -15,6 +15,9 @@ export const MEMBER_KINDS = {
   visit: 'member.visit',
   /** What the WeCom directory said about a member (name, departments) when HireLedger asked. */
   profile: 'member.profile',
+  /** A HireLedger role (e.g. 法务, who may export evidence) granted to the member. */
+  roleGranted: 'member.role_granted',
+  roleRevoked: 'member.role_revoked',
 } as const;
 
 export const MEMBER_STREAMS = {

@@ -55,8 +55,13 @@ export interface CompletenessOptions {
    * and placeholder of a shared stream on its own (hash and content; its chain is other people's).
    */
   verify?: boolean;
-  /** The clock of `generated_at` (tests). */
+  /** The clock of `generated_at` (tests; a legal export gives its checkpoint's time). */
   now?: () => Date;
+  /**
+   * Only records up to this seq: the report as of a signed checkpoint, so a legal export states
+   * what the checkpoint covers and two exports against one checkpoint give the same report.
+   */
+  untilSeq?: number;
 }
 
 export interface HeldRange {
@@ -196,7 +201,10 @@ export async function completenessReport(
   opts: CompletenessOptions,
 ): Promise<CompletenessReport> {
   const verify = opts.verify === true;
+  const until = opts.untilSeq ?? Infinity;
+  const upTo = <T extends { seq: number }>(rs: readonly T[]): T[] => rs.filter((r) => r.seq <= until);
   const own = await readStreamChecked(pool, candidate.stream, { verify });
+  own.records = upTo(own.records);
   const problems: TimelineProblem[] = [...own.problems];
   let verified = own.verified;
 
@@ -302,6 +310,7 @@ export async function completenessReport(
   ];
   for (const [stream, scope] of shared) {
     const holes = await readStreamKinds(pool, stream, HOLE_KINDS, { verify });
+    holes.records = upTo(holes.records);
     recordsRead += holes.records.length;
     verified += holes.verified;
     problems.push(...holes.problems);

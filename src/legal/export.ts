@@ -1,0 +1,154 @@
+import type { Pool } from 'pg';
+import { createCandidateDirectory } from '../candidates';
+import { type ConversationChannel, type MediaStore } from '../conversations';
+import { type Ledger, type SigningKey, type StoredRecord } from '../evidence';
+import { exportBundle, ExportRefusedError, EXPORTED_KIND, type BundleContext, type ExportResult } from '../evidence/export';
+import { holdsRole } from '../members';
+import {
+  completenessReport,
+  readTimeline,
+  resolveCandidate,
+  type ChannelStatus,
+  type TimelineEntry,
+} from '../timeline';
+import { renderLegalDocuments } from './documents';
+
+/**
+ * A candidate's evidence for a dispute (issue 11): the candidate's own stream whole (or a range of
+ * it), the records its link records name, the media its messages carried, and the documents a
+ * lawyer and an arbitrator read (the Chinese timeline as HTML and PDF, the evidence list, the
+ * completeness report, the custody log), all bound by the bundle's signed manifest
+ * (src/evidence/export). Only a member holding the 法务 role may export, and the export is itself a
+ * record on the candidate's stream before the file exists.
+ */
+
+export interface LegalExportDeps {
+  pool: Pool;
+  ledger: Ledger;
+  corpId: string;
+  origin: string;
+  signingKey: SigningKey;
+  formatSpec: Buffer;
+  verifyHtml: Buffer;
+  chromiumPath: string;
+  media?: MediaStore;
+  /** Each conversation channel's status in this deployment (the completeness report and 环境说明). */
+  channels: Record<ConversationChannel, ChannelStatus>;
+  /** Streams shared by all candidates that may hold this one's gaps (the chat archive's corp stream). */
+  sharedStreams?: string[];
+  system: { version: string; keyHolder: string; publicKey: string };
+}
+
+export interface LegalExportRequest {
+  /** external_userid (exact) or the candidate's `cd_…` id. */
+  candidate: string;
+  /** Only records whose time (occurred_at) is in [from, to). */
+  from?: Date;
+  to?: Date;
+  exportedBy: string;
+  outPath: string;
+}
+
+const CHANNEL_HOW: Readonly<Record<ConversationChannel, string>> = {
+  kf: '微信客服：回调触发 kf/sync_msg 拉取，按游标逐页保存，每条消息一条证据记录（含企业微信原始应答）',
+  archive: '会话内容存档：经企业微信 Finance SDK 按 seq 拉取并解密，每个 seq 一条证据记录，无法解密的留占位记录',
+};
+
+/** The media SHA-256s a record names: a stored conversation media file. */
+function mediaRefs(record: StoredRecord): string[] {
+  const p = record.payload;
+  if (p === null || typeof p !== 'object' || Array.isArray(p)) return [];
+  const sha = p['sha256'];
+  return p['status'] === 'stored' && typeof sha === 'string' ? [sha] : [];
+}
+
+export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
+  if (!(await holdsRole(deps.pool, deps.corpId, req.exportedBy, 'legal'))) {
+    throw new ExportRefusedError(
+      `${req.exportedBy} 没有法务角色，不能导出证据 (only a member with the legal role may export; grant it with npm run members:role -- grant legal <userid> --as <admin>)`,
+    );
+  }
+  if (req.from && req.to && req.from >= req.to) throw new ExportRefusedError('--from 须早于 --to (--from must be before --to)');
+  const directory = createCandidateDirectory(deps.pool);
+  const candidate = await resolveCandidate(directory, deps.corpId, req.candidate);
+  if (!candidate) throw new ExportRefusedError('未找到该候选人（本企业没有这个 external_userid 或候选人 id）(unknown candidate)');
+
+  // Named the same whichever id the request used, so the documents do not depend on it.
+  const externalUserId = (await directory.externalUserIds(deps.corpId, candidate.candidateId)).join(', ');
+  const { entries } = await readTimeline(deps.pool, candidate, { verify: true });
+  const linkedSeqs = entries.flatMap((e) => (e.linked ? [e.linked.seq] : []));
+  const owner = { corpId: deps.corpId, owner: candidate.candidateId };
+  const media = deps.media;
+
+  return exportBundle(deps.pool, deps.ledger, {
+    streams: [candidate.stream],
+    linkedSeqs,
+    ...(req.from || req.to ? { range: { ...(req.from ? { from: req.from } : {}), ...(req.to ? { to: req.to } : {}) } } : {}),
+    origin: deps.origin,
+    signingKey: deps.signingKey,
+    formatSpec: deps.formatSpec,
+    verifyHtml: deps.verifyHtml,
+    ...(media
+      ? {
+          media: {
+            refs: (r: StoredRecord) => (r.stream === candidate.stream ? mediaRefs(r) : []),
+            read: async (sha256: string) => (await media.get(owner, sha256))?.bytes ?? null,
+          },
+        }
+      : {}),
+    documents: async (ctx: BundleContext) => {
+      const inBundle = new Set(ctx.records.map((r) => r.seq));
+      const bundled = entries.filter((e: TimelineEntry) => inBundle.has(e.seq));
+      // The report's clock is the checkpoint's, so two exports against one checkpoint agree.
+      const completeness = await completenessReport(deps.pool, candidate, {
+        channels: deps.channels,
+        ...(deps.sharedStreams ? { sharedStreams: deps.sharedStreams } : {}),
+        now: () => ctx.checkpoint.createdAt,
+        untilSeq: ctx.checkpoint.size,
+      });
+      const docs = await renderLegalDocuments(
+        {
+          corpId: deps.corpId,
+          candidate: { id: candidate.candidateId, externalUserId, stream: candidate.stream },
+          entries: bundled,
+          records: ctx.records,
+          checkpoint: {
+            size: ctx.checkpoint.size,
+            rootHash: ctx.checkpoint.rootHash.toString('base64'),
+            signedAt: ctx.checkpoint.createdAt,
+          },
+          completeness,
+          system: {
+            software: 'HireLedger',
+            version: deps.system.version,
+            channels: (Object.keys(deps.channels) as ConversationChannel[]).map((c) => ({
+              name: c,
+              state: deps.channels[c].state,
+              how: `${CHANNEL_HOW[c]}${deps.channels[c].detail ? `（${deps.channels[c].detail}）` : ''}`,
+            })),
+            monitoring: completeness.complete ? '本期间未发现缺口、占位或媒体失败' : completeness.findings.join('；'),
+            keyHolder: deps.system.keyHolder,
+            publicKey: deps.system.publicKey,
+          },
+          bundleFiles: ctx.files,
+        },
+        { chromiumPath: deps.chromiumPath },
+      );
+      const custody = ctx.records
+        .filter((r) => r.kind === EXPORTED_KIND)
+        .map(
+          (r) =>
+            `${JSON.stringify({ seq: r.seq, hash: r.hash, at: r.occurredAt.toISOString(), by: r.actor, what: 'exported', payload: r.payload })}\n`,
+        )
+        .join('');
+      return new Map([
+        ...docs,
+        ['completeness.json', Buffer.from(`${JSON.stringify(completeness, null, 2)}\n`, 'utf8')],
+        ['custody.jsonl', Buffer.from(custody, 'utf8')],
+      ] as const);
+    },
+    subjectStream: candidate.stream,
+    exportedBy: req.exportedBy,
+    outPath: req.outPath,
+  });
+}
