@@ -4,13 +4,7 @@ import { type ConversationChannel, type MediaStore } from '../conversations';
 import { type Ledger, type SigningKey, type StoredRecord } from '../evidence';
 import { exportBundle, ExportRefusedError, EXPORTED_KIND, type BundleContext, type ExportResult } from '../evidence/export';
 import { holdsRole } from '../members';
-import {
-  completenessReport,
-  readTimeline,
-  resolveCandidate,
-  type ChannelStatus,
-  type TimelineEntry,
-} from '../timeline';
+import { completenessReport, readTimeline, resolveCandidate, type ChannelStatus, type TimelineEntry } from '../timeline';
 import { renderLegalDocuments } from './documents';
 
 /**
