@@ -88,6 +88,7 @@ async function main(): Promise<number> {
   const root = projectRoot();
   const formatSpec = await readFile(join(root, 'docs', 'evidence-format.md'));
   const verifyHtml = await readFile(join(root, 'verifier', 'verify.html'));
+  const verifierScript = await readFile(join(root, 'verifier', 'hireledger-verify.mjs'));
   const outPath = resolve(values.out);
 
   const pool = new Pool({ connectionString: url, max: 3 });
@@ -113,6 +114,7 @@ async function main(): Promise<number> {
           signingKey,
           formatSpec,
           verifyHtml,
+          verifierScript,
           chromiumPath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
           media,
           channels: channelStatuses(archiveSettingsFromEnv()),
@@ -136,6 +138,7 @@ async function main(): Promise<number> {
         signingKey,
         formatSpec,
         verifyHtml,
+        verifierScript,
         subjectStream: stream,
         exportedBy: values.as,
         outPath,

@@ -186,6 +186,7 @@ const HL_NAMES_2 = [
   'evidence-list.csv',
   'export.json',
   'format.md',
+  'hireledger-verify.mjs',
   'manifest.json',
   'proofs.jsonl',
   'public-key.txt',
@@ -976,7 +977,7 @@ async function verifyBundle(zipBytes, platform, options = {}) {
           hlFail(`signed by key ${key.name}+${hlHex(key.id)}, not the published key ${want.name}+${hlHex(want.id)}`);
         keyMatched = true;
       }
-      return `${cp.origin}, ${cp.size} records, root ${hlHex(cp.root)}, key ${key.name}+${hlHex(key.id)}${keyMatched ? ' (the published key)' : ''}`;
+      return `${cp.origin}, ${cp.size} records, root ${cp.rootB64} (hex ${hlHex(cp.root)}), key ${key.name}+${hlHex(key.id)}${keyMatched ? ' (the published key)' : ''}`;
     });
     report.keyMatched = keyMatched;
     if (!signed) return report;

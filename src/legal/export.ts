@@ -24,6 +24,7 @@ export interface LegalExportDeps {
   signingKey: SigningKey;
   formatSpec: Buffer;
   verifyHtml: Buffer;
+  verifierScript?: Buffer;
   chromiumPath: string;
   media?: MediaStore;
   /** Each conversation channel's status in this deployment (the completeness report and 环境说明). */
@@ -82,6 +83,7 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
     signingKey: deps.signingKey,
     formatSpec: deps.formatSpec,
     verifyHtml: deps.verifyHtml,
+    ...(deps.verifierScript ? { verifierScript: deps.verifierScript } : {}),
     ...(media
       ? {
           media: {

@@ -75,6 +75,11 @@ export interface BundleRequest {
   formatSpec: Buffer;
   /** verifier/verify.html, the in-browser verifier. */
   verifyHtml: Buffer;
+  /**
+   * verifier/hireledger-verify.mjs, so a reader with only the bundle has the command-line verifier
+   * too (a careful one gets it independently and compares: it is one readable file).
+   */
+  verifierScript?: Buffer;
   media?: BundleMediaSource;
   /** The caller's documents, made from the exact records bundled (names from DOCUMENT_NAMES). */
   documents?: (ctx: BundleContext) => Promise<ReadonlyMap<DocumentName, Buffer>>;
@@ -215,6 +220,7 @@ export async function buildBundle(pool: Pool, req: BundleRequest): Promise<Bundl
     ['public-key.txt', Buffer.from(`${verifierKey}\n`, 'utf8')],
     ['records.jsonl', Buffer.from(recordsJsonl, 'utf8')],
     ['verify.html', req.verifyHtml],
+    ...(req.verifierScript ? ([['hireledger-verify.mjs', req.verifierScript]] as const) : []),
     ['witnesses.json', await witnessesFile(pool, checkpoint)],
   ]);
   const media = await mediaOf(records, req.media);

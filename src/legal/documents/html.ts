@@ -96,11 +96,14 @@ ${kv([
     ),
   ],
   ['签名检查点', html(`树大小 ${cp.size}，签署于 ${beijing(cp.signedAt)}（北京时间）`)],
-  ['检查点根哈希', mono(cp.rootHash)],
+  [
+    '检查点根哈希',
+    `${mono(cp.rootHash)}<br><span class="note">十六进制 ${mono(Buffer.from(cp.rootHash, 'base64').toString('hex'))}</span>`,
+  ],
 ])}
 <h2>如何验证</h2>
-<p>在只安装了 Node.js 的电脑上，将证据包与验证程序放在同一文件夹，运行：</p>
-<p><code>node hireledger-verify.mjs &lt;bundle.zip&gt;</code></p>
+<p>在只安装了 Node.js 的电脑上，将证据包与验证程序 <code>hireledger-verify.mjs</code>（证据包内附一份；也可从企业或 HireLedger 源码的 verifier 目录独立获取后比对，它是一个可阅读的文件）放在同一文件夹，运行：</p>
+<p><code>node hireledger-verify.mjs &lt;bundle.zip&gt; --key '&lt;企业公布的公钥&gt;'</code></p>
 <p>或在断网状态下用浏览器打开证据包中的 <code>verify.html</code> 并选择证据包。验证程序逐条重算每条记录的哈希、哈希链、包含证明和检查点签名，逐项显示 PASS 或 FAIL。请将验证程序显示的公钥与企业公布的公钥（见“环境说明”）及 CorpID 核对。</p>
 <p>任一条记录可手工核对：按 format.md 的说明用 sha256sum 与 openssl 重算其哈希，与本文件时间线中该行的哈希比对。</p>
 </section>`;

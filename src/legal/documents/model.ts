@@ -203,7 +203,11 @@ function rowsOf(
     };
   });
   // The source's clock orders what people said; seq (the ledger's order) breaks ties.
-  rows.sort((a, b) => a.at.getTime() - b.at.getTime() || a.seq - b.seq);
+  // By the second, then by seq: WeCom's clocks (CreateTime, send_time) are whole seconds while
+  // HireLedger's own are milliseconds, so within one second only the ledger's order is meaningful
+  // (an approval's node callback must not read as before the submission that caused it).
+  const second = (d: Date) => Math.floor(d.getTime() / 1000);
+  rows.sort((a, b) => second(a.at) - second(b.at) || a.seq - b.seq);
   const first = rows.find((r) => r.stage === 'approved');
   if (first) first.firstApproval = true;
   return rows;
