@@ -174,6 +174,7 @@ async function demoLegalExport(
   pool: Pool,
   evidence: Awaited<ReturnType<typeof demoEvidence>>,
   stream: string,
+  channelEnv: Record<string, string>,
 ): Promise<{ file: string; verdict: string } | { problem: string }> {
   const ledger = createLedger({ pool });
   try {
@@ -212,7 +213,8 @@ async function demoLegalExport(
       '--as',
       'zhaolei',
     ],
-    demoAppEnv('http://127.0.0.1:1'),
+    // The worker's channel settings too: the bundle's completeness report and 环境说明 state them.
+    demoAppEnv('http://127.0.0.1:1', channelEnv),
   );
   if (exported.code !== 0) return { problem: `导出失败：${exported.stderr.trim().split('\n')[0] ?? ''}` };
   const verified = await run([join(ROOT, 'verifier', 'hireledger-verify.mjs'), file, '--key', evidence.verifierKey]);
@@ -768,7 +770,14 @@ async function main(): Promise<void> {
     redis.disconnect();
   });
 
-  const legalExport = await demoLegalExport(pool, DEMO_EVIDENCE, CANDIDATE_STREAMS.candidate(chen));
+  const archiveEnv: Record<string, string> =
+    'off' in archive
+      ? {}
+      : { MSGAUDIT_SDK_LIBRARY: archive.library, MSGAUDIT_SECRET: archive.secret, MSGAUDIT_PRIVATE_KEYS: archive.keysDir };
+  const legalExport = await demoLegalExport(pool, DEMO_EVIDENCE, CANDIDATE_STREAMS.candidate(chen), archiveEnv);
+  const archiveVars = Object.entries(archiveEnv)
+    .map(([k, v]) => ` ${k}=${v}`)
+    .join('');
   const report = await verifyLedger(pool);
 
   const seconds = ((Date.now() - STARTED) / 1000).toFixed(1);
@@ -798,7 +807,8 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
       : `赵磊（法务）导出陈晨的证据包 ${legalExport.file}，${legalExport.verdict}
                        核验 verify:  node verifier/hireledger-verify.mjs ${legalExport.file} --key '${DEMO_EVIDENCE.verifierKey}'
                        或解压后用浏览器打开 verify.html 选择该 zip；时间线 timeline.pdf / timeline.html 在包内
-                       再导出: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} EVIDENCE_SIGNING_KEY_FILE=${DEMO_EVIDENCE.keyFile} npm run -s evidence:export -- --candidate wmCandChenChen0001 --out <file.zip> --as zhaolei`
+                       再导出: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} EVIDENCE_SIGNING_KEY_FILE=${DEMO_EVIDENCE.keyFile} ${archiveVars} npm run -s evidence:export -- --candidate wmCandChenChen0001 --out <file.zip> --as zhaolei
+                       授予法务角色 grant: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run -s members:role -- grant legal <userid> --as zhaolei`
   }
 
   会话内容存档:        ${'off' in archive ? archive.off : `已开启（Finance SDK 替身 ${archive.library}）：POST ${sandbox.url}/sandbox/admin/archive/text {from,to,content}`}

@@ -162,7 +162,9 @@ if (require.main === module) {
   main().then(
     (code) => process.exit(code),
     (err: unknown) => {
-      process.stderr.write(`evidence:export: ${(err as Error).message}\n${USAGE}`);
+      // The usage line only when the command line was wrong, not when the export was refused.
+      const usage = err instanceof ExportRefusedError && !/^(name one|--out|--as|unexpected)/.test(err.message) ? '' : USAGE;
+      process.stderr.write(`evidence:export: ${(err as Error).message}\n${usage}`);
       process.exit(1);
     },
   );

@@ -1,6 +1,6 @@
 import type { Pool } from 'pg';
 import { createCandidateDirectory } from '../candidates';
-import { type ConversationChannel, type MediaStore } from '../conversations';
+import { CONVERSATION_SOURCES, type ConversationChannel, type MediaStore } from '../conversations';
 import { type Ledger, type SigningKey, type StoredRecord } from '../evidence';
 import { exportBundle, ExportRefusedError, EXPORTED_KIND, type BundleContext, type ExportResult } from '../evidence/export';
 import { holdsRole } from '../members';
@@ -57,6 +57,27 @@ function mediaRefs(record: StoredRecord): string[] {
   return p['status'] === 'stored' && typeof sha === 'string' ? [sha] : [];
 }
 
+/**
+ * A channel the exporting process's configuration calls off, while the bundle holds messages it
+ * captured, was on for the worker: the export ran without the worker's settings (MSGAUDIT_*). A
+ * legal document must not then say "off, nothing captured": it says the export cannot tell.
+ */
+function channelsAsHeld(
+  configured: Record<ConversationChannel, ChannelStatus>,
+  records: readonly StoredRecord[],
+): Record<ConversationChannel, ChannelStatus> {
+  const out = { ...configured };
+  for (const c of Object.keys(configured) as ConversationChannel[]) {
+    if (configured[c].state === 'on') continue;
+    if (!records.some((r) => r.source === CONVERSATION_SOURCES[c])) continue;
+    out[c] = {
+      state: 'unknown',
+      detail: `导出时的配置显示该通道未开启，但本证据包中有该通道采集的消息：请用 worker 的配置（${c === 'archive' ? 'MSGAUDIT_*' : '同一 .env'}）重新导出以说明通道状态`,
+    };
+  }
+  return out;
+}
+
 export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
   if (!(await holdsRole(deps.pool, deps.corpId, req.exportedBy, 'legal'))) {
     throw new ExportRefusedError(
@@ -93,11 +114,12 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
         }
       : {}),
     documents: async (ctx: BundleContext) => {
+      const channels = channelsAsHeld(deps.channels, ctx.records);
       const inBundle = new Set(ctx.records.map((r) => r.seq));
       const bundled = entries.filter((e: TimelineEntry) => inBundle.has(e.seq));
       // The report's clock is the checkpoint's, so two exports against one checkpoint agree.
       const completeness = await completenessReport(deps.pool, candidate, {
-        channels: deps.channels,
+        channels,
         ...(deps.sharedStreams ? { sharedStreams: deps.sharedStreams } : {}),
         now: () => ctx.checkpoint.createdAt,
         untilSeq: ctx.checkpoint.size,
@@ -117,10 +139,10 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
           system: {
             software: 'HireLedger',
             version: deps.system.version,
-            channels: (Object.keys(deps.channels) as ConversationChannel[]).map((c) => ({
+            channels: (Object.keys(channels) as ConversationChannel[]).map((c) => ({
               name: c,
-              state: deps.channels[c].state,
-              how: `${CHANNEL_HOW[c]}${deps.channels[c].detail ? `（${deps.channels[c].detail}）` : ''}`,
+              state: channels[c].state,
+              how: `${CHANNEL_HOW[c]}${channels[c].detail ? `（${channels[c].detail}）` : ''}`,
             })),
             monitoring: completeness.complete ? '本期间未发现缺口、占位或媒体失败' : completeness.findings.join('；'),
             keyHolder: deps.system.keyHolder,

@@ -44,7 +44,21 @@ export async function holdsRole(db: Pick<Pool, 'query'>, corpId: string, userid:
   return (rowCount ?? 0) > 0;
 }
 
-/** Grants the role (nothing when already held) with its member.role_granted record. */
+async function liveHolders(db: Pick<Pool, 'query'>, corpId: string, role: MemberRole): Promise<string[]> {
+  const { rows } = await db.query<{ userid: string }>(
+    'SELECT userid FROM member_roles WHERE corp_id = $1 AND role = $2 AND revoked_at IS NULL ORDER BY userid',
+    [corpId, role],
+  );
+  return rows.map((r) => r.userid);
+}
+
+/**
+ * Grants the role (nothing when already held) with its member.role_granted record. Who may grant:
+ * a member who holds the role (法务 names 法务), never oneself; the first holder of a corp is the
+ * one exception (`bootstrap` in the record), since someone must be first. Whoever runs this command
+ * can name any `by`: it is an operator's tool against the database, and the record says who was
+ * named; the corp's own people hold the role, not the operator.
+ */
 export async function grantRole(
   ledger: Ledger,
   corpId: string,
@@ -53,7 +67,17 @@ export async function grantRole(
   const userid = checkUserId(req.userid, 'userid');
   const by = checkUserId(req.by, '--as');
   const at = new Date(Math.floor((req.at ?? new Date()).getTime()));
+  if (userid === by) throw new RoleError(`不能给自己授予角色 (a member cannot grant a role to themself): ${by}`);
   const { result } = await ledger.transact(async (tx) => {
+    // Serialises grants of one corp's role, so two first grants cannot both be the bootstrap.
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`member_roles:${corpId}:${req.role}`]);
+    const holders = await liveHolders(tx, corpId, req.role);
+    if (holders.includes(userid)) return { result: 'already held' as const, entries: [] };
+    const bootstrap = holders.length === 0;
+    if (!bootstrap && !holders.includes(by))
+      throw new RoleError(
+        `${by} 没有${ROLE_LABEL[req.role]}角色，不能授予该角色 (only a holder of the role may grant it; holders: ${holders.join(', ')})`,
+      );
     const { rowCount } = await tx.query(
       `INSERT INTO member_roles (corp_id, userid, role, granted_by, granted_at) VALUES ($1, $2, $3, $4, $5)
        ON CONFLICT (corp_id, userid, role) WHERE revoked_at IS NULL DO NOTHING`,
@@ -70,7 +94,7 @@ export async function grantRole(
           actor: by,
           source: MEMBERS_SOURCE,
           sourceRef: `role:${userid}:${req.role}:granted:${at.toISOString()}`,
-          payload: { userid, role: req.role, role_label: ROLE_LABEL[req.role], granted_by: by },
+          payload: { userid, role: req.role, role_label: ROLE_LABEL[req.role], granted_by: by, bootstrap },
           raw: null,
         },
       ],
@@ -79,7 +103,7 @@ export async function grantRole(
   return result;
 }
 
-/** Revokes the role (nothing when not held) with its member.role_revoked record. */
+/** Revokes the role (nothing when not held) with its member.role_revoked record; `by` must hold the role. */
 export async function revokeRole(
   ledger: Ledger,
   corpId: string,
@@ -89,6 +113,10 @@ export async function revokeRole(
   const by = checkUserId(req.by, '--as');
   const at = new Date(Math.floor((req.at ?? new Date()).getTime()));
   const { result } = await ledger.transact(async (tx) => {
+    await tx.query('SELECT pg_advisory_xact_lock(hashtextextended($1, 0))', [`member_roles:${corpId}:${req.role}`]);
+    const holders = await liveHolders(tx, corpId, req.role);
+    if (!holders.includes(by))
+      throw new RoleError(`${by} 没有${ROLE_LABEL[req.role]}角色，不能撤销该角色 (only a holder of the role may revoke it)`);
     const { rowCount } = await tx.query(
       `UPDATE member_roles SET revoked_by = $4, revoked_at = $5
         WHERE corp_id = $1 AND userid = $2 AND role = $3 AND revoked_at IS NULL`,

@@ -25,7 +25,7 @@ import {
 import { EXPORTED_KIND, ExportRefusedError } from '../../src/evidence/export';
 import { writeNewSigningKey } from '../../src/evidence/signing-key';
 import { exportCandidateEvidence, type LegalExportDeps } from '../../src/legal';
-import { grantRole, revokeRole } from '../../src/members';
+import { grantRole, holdsRole, revokeRole, RoleError } from '../../src/members';
 // The command itself: its main runs only when it is the program.
 import { parseWhen } from '../../scripts/evidence-export';
 import { createTestDatabase, type TestDatabase } from '../support/db';
@@ -263,14 +263,28 @@ describe('legal export of a candidate (src/legal)', () => {
     expect([...files.keys()].some((n) => n.startsWith('media/'))).toBe(false); // the picture is outside the range
   });
 
+  test("a channel the exporter's configuration calls off, with its messages in the bundle, is not reported as off", async () => {
+    await exportCandidateEvidence(
+      { ...deps, channels: { kf: { state: 'off', detail: '未配置' }, archive: { state: 'off', detail: '未配置 SDK' } } },
+      { candidate: EXTERNAL, exportedBy: 'lvfa01', outPath: out('channels.zip') },
+    );
+    const files = unzip(await readFile(out('channels.zip')));
+    const report = json((files.get('completeness.json') as { data: Buffer }).data) as {
+      channels: Record<string, { status: { state: string; detail?: string } }>;
+    };
+    expect(report.channels['kf']?.status.state).toBe('unknown'); // its messages are in the bundle
+    expect(report.channels['kf']?.status.detail).toMatch(/worker 的配置/);
+    expect(report.channels['archive']?.status.state).toBe('off'); // nothing of it here: off as configured
+  });
+
   test('refusals write nothing: no legal role, a revoked role, unknown candidate, empty range, bad output paths', async () => {
     await expectRefused(
       exportCandidateEvidence(deps, { candidate: EXTERNAL, exportedBy: 'zhangmin', outPath: out('r1.zip') }),
       /法务/,
       out('r1.zip'),
     );
-    await grantRole(ledger, CORP, { userid: 'formerlegal', role: 'legal', by: 'admin' });
-    await revokeRole(ledger, CORP, { userid: 'formerlegal', role: 'legal', by: 'admin' });
+    await grantRole(ledger, CORP, { userid: 'formerlegal', role: 'legal', by: 'lvfa01' });
+    await revokeRole(ledger, CORP, { userid: 'formerlegal', role: 'legal', by: 'lvfa01' });
     await expectRefused(
       exportCandidateEvidence(deps, { candidate: EXTERNAL, exportedBy: 'formerlegal', outPath: out('r2.zip') }),
       /法务/,
@@ -314,14 +328,25 @@ describe('legal export of a candidate (src/legal)', () => {
     );
   });
 
-  test('roles: granting twice is one grant, and each change is a record on the member stream', async () => {
+  test('roles: only a holder grants or revokes (the first grant excepted), never to oneself; each change is a record', async () => {
     expect(await grantRole(ledger, CORP, { userid: 'lvfa01', role: 'legal', by: 'admin' })).toBe('already held');
-    const { rows } = await db.appPool.query<{ kind: string; actor: string }>(
-      `SELECT kind, actor FROM evidence_records WHERE stream = 'member:formerlegal' ORDER BY seq`,
+    await expect(grantRole(ledger, CORP, { userid: 'zhangmin', role: 'legal', by: 'zhangmin' })).rejects.toThrow(RoleError);
+    await expect(grantRole(ledger, CORP, { userid: 'zhangmin', role: 'legal', by: 'liuyang' })).rejects.toThrow(
+      /only a holder of the role may grant it/,
+    );
+    await expect(revokeRole(ledger, CORP, { userid: 'lvfa01', role: 'legal', by: 'zhangmin' })).rejects.toThrow(
+      /only a holder of the role may revoke it/,
+    );
+    expect(await holdsRole(db.appPool, CORP, 'zhangmin', 'legal')).toBe(false);
+    expect(await holdsRole(db.appPool, CORP, 'LVFA01', 'legal')).toBe(true);
+    const { rows } = await db.appPool.query<{ stream: string; kind: string; actor: string; bootstrap: boolean | null }>(
+      `SELECT stream, kind, actor, (payload->>'bootstrap')::boolean AS bootstrap FROM evidence_records
+        WHERE stream IN ('member:lvfa01', 'member:formerlegal') ORDER BY seq`,
     );
     expect(rows).toEqual([
-      { kind: 'member.role_granted', actor: 'admin' },
-      { kind: 'member.role_revoked', actor: 'admin' },
+      { stream: 'member:lvfa01', kind: 'member.role_granted', actor: 'admin', bootstrap: true },
+      { stream: 'member:formerlegal', kind: 'member.role_granted', actor: 'lvfa01', bootstrap: false },
+      { stream: 'member:formerlegal', kind: 'member.role_revoked', actor: 'lvfa01', bootstrap: null },
     ]);
   });
 });
