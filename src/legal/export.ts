@@ -1,9 +1,16 @@
 import type { Pool } from 'pg';
 import { createCandidateDirectory } from '../candidates';
 import { CONVERSATION_SOURCES, type ConversationChannel, type MediaStore } from '../conversations';
-import { type Ledger, type SigningKey, type StoredRecord } from '../evidence';
+import {
+  createLedgerReader,
+  latestCheckpoint,
+  verifierKeyOf,
+  type Ledger,
+  type SigningKey,
+  type StoredRecord,
+} from '../evidence';
 import { exportBundle, ExportRefusedError, EXPORTED_KIND, type BundleContext, type ExportResult } from '../evidence/export';
-import { holdsRole } from '../members';
+import { holdsRole, MEMBER_KINDS, MEMBER_STREAMS } from '../members';
 import { completenessReport, readTimeline, resolveCandidate, type ChannelStatus, type TimelineEntry } from '../timeline';
 import { renderLegalDocuments } from './documents';
 
@@ -78,6 +85,35 @@ function channelsAsHeld(
   return out;
 }
 
+const NOT_MEMBERS = new Set(['hireledger', 'wecom', 'sys', '']);
+const USERID = /^[a-z0-9_.@-]{1,64}$/;
+
+/**
+ * The identity section ties each account to a person (LEGAL.md): for every member who acted on the
+ * candidate's stream, the newest directory record (member.profile, what WeCom's directory said of
+ * them) within the newest signed checkpoint goes into the bundle as a single linked record.
+ */
+async function memberProfiles(deps: LegalExportDeps, entries: readonly TimelineEntry[]): Promise<number[]> {
+  const checkpoint = await latestCheckpoint(deps.pool, deps.origin, verifierKeyOf(deps.origin, deps.signingKey.publicKey));
+  if (!checkpoint) return []; // the export refuses anyway, saying why
+  const members = new Set(
+    entries
+      .filter((e) => e.who.role !== 'candidate' && USERID.test(e.who.actor) && !NOT_MEMBERS.has(e.who.actor))
+      .map((e) => e.who.actor),
+  );
+  const reader = createLedgerReader(deps.pool);
+  const seqs: number[] = [];
+  for (const userid of [...members].sort()) {
+    let newest: number | undefined;
+    for await (const r of reader.cursor({ stream: MEMBER_STREAMS.member(userid), pageSize: 500 })) {
+      if (r.seq > checkpoint.size) break;
+      if (r.kind === MEMBER_KINDS.profile) newest = r.seq;
+    }
+    if (newest !== undefined) seqs.push(newest);
+  }
+  return seqs;
+}
+
 export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
   if (!(await holdsRole(deps.pool, deps.corpId, req.exportedBy, 'legal'))) {
     throw new ExportRefusedError(
@@ -93,6 +129,7 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
   const externalUserId = (await directory.externalUserIds(deps.corpId, candidate.candidateId)).join(', ');
   const { entries } = await readTimeline(deps.pool, candidate, { verify: true });
   const linkedSeqs = entries.flatMap((e) => (e.linked ? [e.linked.seq] : []));
+  linkedSeqs.push(...(await memberProfiles(deps, entries)));
   const owner = { corpId: deps.corpId, owner: candidate.candidateId };
   const media = deps.media;
 

@@ -75,6 +75,7 @@ describe('legal export of a candidate (src/legal)', () => {
   let candidateId: string;
   const image = randomBytes(300_000);
   let imageSha: string;
+  let profileSeq: number;
 
   const out = (name: string) => join(dir, name);
 
@@ -145,6 +146,19 @@ describe('legal export of a candidate (src/legal)', () => {
       };
     });
     imageSha = stored.result.sha256;
+    // What WeCom's directory said of the recruiter: the identity section ties 'zhangmin' to 张敏.
+    const profile = (name: string, n: number) => ({
+      stream: 'member:zhangmin',
+      kind: 'member.profile',
+      occurredAt: new Date(Date.UTC(2026, 10, 20, 0, n)),
+      actor: 'hireledger',
+      source: 'hireledger.members',
+      sourceRef: `profile:zhangmin:test-${n}`,
+      payload: { userid: 'zhangmin', name, department: ['招聘部'], position: '招聘专员' },
+      raw: null,
+    });
+    await ledger.append(profile('张敏（旧）', 1));
+    profileSeq = (await ledger.append(profile('张敏', 2))).seq;
     await grantRole(ledger, CORP, { userid: 'LvFa01', role: 'legal', by: 'admin' });
     await createCheckpointer({ pool: db.appPool, origin: ORIGIN, signer: checkpointSigner(ORIGIN, key), witnesses: [] }).take();
     deps = {
@@ -215,7 +229,11 @@ describe('legal export of a candidate (src/legal)', () => {
         last_seq: last?.seq,
         head_hash: last?.hash,
       }),
+      // The recruiter's newest directory record within the checkpoint, as a single linked record.
+      expect.objectContaining({ stream: 'member:zhangmin', complete: false, records: 1, first_seq: profileSeq }),
     ]);
+    expect(get('timeline.html').toString('utf8')).toMatch(/张敏[\s\S]*招聘部/);
+    expect(get('timeline.html').toString('utf8')).not.toContain('张敏（旧）');
     expect(manifest.media).toEqual([{ sha256: imageSha, bytes: image.length, records: [expect.any(Number)] }]);
     const listed = manifest.files.map((f) => f.name);
     expect(listed).toContain('timeline.pdf');
