@@ -19,9 +19,12 @@ const obj = (v: JsonValue | undefined): Payload => (v !== null && typeof v === '
 const str = (p: Payload, k: string): string => (typeof p[k] === 'string' ? p[k] : '');
 const list = (v: JsonValue | undefined): string[] =>
   Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string') : [];
+/** A time inside a sentence people read: `2026-11-30 09:00（北京时间）`. */
 const when = (iso: string): string => {
   const d = new Date(iso);
-  return Number.isNaN(d.getTime()) ? iso : shanghaiTime(d);
+  if (Number.isNaN(d.getTime())) return iso;
+  const s = shanghaiTime(d); // 2026-11-30T09:00:00.000+08:00
+  return `${s.slice(0, 10)} ${s.slice(11, 16)}（北京时间）`;
 };
 
 const ROUTE_LABEL: Readonly<Record<string, string>> = {

@@ -104,7 +104,7 @@ ${kv([
 <h2>如何验证</h2>
 <p>在只安装了 Node.js 的电脑上，将证据包与验证程序 <code>hireledger-verify.mjs</code>（证据包内附一份；也可从企业或 HireLedger 源码的 verifier 目录独立获取后比对，它是一个可阅读的文件）放在同一文件夹，运行：</p>
 <p><code>node hireledger-verify.mjs &lt;bundle.zip&gt; --key '&lt;企业公布的公钥&gt;'</code></p>
-<p>或在断网状态下用浏览器打开证据包中的 <code>verify.html</code> 并选择证据包。验证程序逐条重算每条记录的哈希、哈希链、包含证明和检查点签名，逐项显示 PASS 或 FAIL。请将验证程序显示的公钥与企业公布的公钥（见“环境说明”）及 CorpID 核对。</p>
+<p>或在断网状态下用浏览器打开证据包中的 <code>verify.html</code> 并选择证据包。验证程序逐条重算每条记录的哈希、哈希链、包含证明和检查点签名，逐项显示 PASS 或 FAIL。验证时请使用企业另行公布的公钥（例如企业网站或 HireLedger 的 /evidence/checkpoint 所公布的），并核对 CorpID；不要只与本文件或证据包内的公钥比对：用另一把密钥从头重签的证据包在其自身之内也是一致的。证据包内的 verify.html 与 hireledger-verify.mjs 仅为方便，谨慎的核验者应独立获取验证程序。</p>
 <p>任一条记录可手工核对：按 format.md 的说明用 sha256sum 与 openssl 重算其哈希，与本文件时间线中该行的哈希比对。</p>
 </section>`;
 }
@@ -264,7 +264,7 @@ ${kv([
 <table><thead><tr><th>渠道</th><th>状态</th><th>获取方式</th></tr></thead><tbody>${s.channels
     .map((c) => `<tr><td>${html(c.name)}</td><td>${html(STATE_LABEL[c.state] ?? c.state)}</td><td>${html(c.how)}</td></tr>`)
     .join('')}</tbody></table>
-<h3>验证公钥</h3>
+<h3>验证公钥（本证据包所用；须与企业另行公布的公钥一致）</h3>
 <pre class="key">${html(s.publicKey.trim())}</pre>
 </section>`;
 }

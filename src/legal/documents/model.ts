@@ -310,7 +310,7 @@ function evidenceOf(
   const at = (seq: number) => `records.jsonl（seq ${seq}）；timeline.pdf`;
   const cp = input.checkpoint;
   items.push({
-    name: `签名检查点（树大小 ${cp.size}，根哈希 ${cp.rootHash}）及公钥、见证`,
+    name: `签名检查点（树大小 ${cp.size}，根哈希 ${cp.rootHash}）、公钥及见证记录（witnesses.json，可能为空）`,
     source: `HireLedger 证据账本（Ed25519 签名；保管人：${input.system.keyHolder}）`,
     where: ['checkpoint.txt', 'public-key.txt', 'witnesses.json', 'statement.txt'].filter((f) => has(files, f)).join('；'),
     seq: '',
