@@ -193,17 +193,20 @@ describe('legal documents', () => {
     const rows = lines.slice(1).map(fields);
     expect(rows.length).toBeGreaterThan(10);
     for (const [i, row] of rows.entries()) {
-      expect(row).toHaveLength(7);
+      expect(row).toHaveLength(8);
       expect(row[0]).toBe(String(i + 1));
-      expect(row[3]).toBe('');
+      expect(row[4]).toBe('');
     }
     const sent = record('offer.sent');
-    const sentRow = rows.find((r) => r[6] === sent.hash);
-    expect(sentRow?.[5]).toBe(String(sent.seq));
-    expect(sentRow?.[4]).toContain(`records.jsonl（seq ${sent.seq}）`);
+    const sentRow = rows.find((r) => r[7] === sent.hash);
+    expect(sentRow?.[6]).toBe(String(sent.seq));
+    expect(sentRow?.[5]).toContain(`records.jsonl（seq ${sent.seq}）`);
     expect(sentRow?.[1]).toContain('正式 offer');
+    // When, in Beijing time, as the records say.
+    const s = new Date(sent.occurredAt.getTime() + 8 * 3600_000).toISOString();
+    expect(sentRow?.[2]).toBe(`${s.slice(0, 10)} ${s.slice(11, 16)}`);
     // A field a spreadsheet would run as a formula is quoted with an apostrophe.
-    expect(rows.some((r) => r[2] === `'${FORMULA_SOURCE}`)).toBe(true);
+    expect(rows.some((r) => r[3] === `'${FORMULA_SOURCE}`)).toBe(true);
     expect(rows.some((r) => r.some((f) => /^[=+@]/.test(f)))).toBe(false);
   });
 

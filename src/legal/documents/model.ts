@@ -5,7 +5,7 @@ import { CONVERSATION_KINDS } from '../../conversations';
 import type { JsonValue, StoredRecord } from '../../evidence';
 import { MEMBER_KINDS } from '../../members';
 import { OFFER_KINDS } from '../../offers';
-import { CHANNEL_LABEL, ROLE_LABEL, type TimelineEntry } from '../../timeline';
+import { CHANNEL_LABEL, ROLE_LABEL, shanghaiTime, type TimelineEntry } from '../../timeline';
 import { hitOf, obj, STAGE_LABEL, stageOf, str, type StageKey } from './stages';
 import { maskLast4 } from './text';
 import type { LegalDocumentsInput } from './types';
@@ -61,6 +61,8 @@ export interface MemberFact {
 export interface EvidenceItem {
   no: number;
   name: string;
+  /** When, in Beijing time (a range for a group of records), or '' for files about the whole bundle. */
+  when: string;
   source: string;
   where: string;
   seq: string;
@@ -296,6 +298,19 @@ function membersOf(input: LegalDocumentsInput): MemberFact[] {
   }));
 }
 
+/** `2026-11-27 05:35`, Beijing time (the documents say so once, in their headings). */
+function beijing(d: Date): string {
+  const s = shanghaiTime(d);
+  return `${s.slice(0, 10)} ${s.slice(11, 16)}`;
+}
+
+function span(ds: readonly Date[]): string {
+  if (ds.length === 0) return '';
+  const ms = ds.map((d) => d.getTime());
+  const [a, b] = [beijing(new Date(Math.min(...ms))), beijing(new Date(Math.max(...ms)))];
+  return a === b ? a : `${a} 至 ${b}`;
+}
+
 function has(files: readonly string[], name: string): boolean {
   return files.includes(name);
 }
@@ -313,6 +328,7 @@ function evidenceOf(
     name: `签名检查点（树大小 ${cp.size}，根哈希 ${cp.rootHash}）、公钥及见证记录（witnesses.json，可能为空）`,
     source: `HireLedger 证据账本（Ed25519 签名；保管人：${input.system.keyHolder}）`,
     where: ['checkpoint.txt', 'public-key.txt', 'witnesses.json', 'statement.txt'].filter((f) => has(files, f)).join('；'),
+    when: beijing(cp.signedAt),
     seq: '',
     hash: '',
   });
@@ -321,6 +337,7 @@ function evidenceOf(
       name: `本候选人的全部记录（${input.records.length} 条）及每条记录的包含证明`,
       source: 'HireLedger 证据账本',
       where: ['records.jsonl', 'proofs.jsonl'].filter((f) => has(files, f)).join('；'),
+      when: span(input.records.map((r) => r.occurredAt)),
       seq: `${model.firstSeq}–${model.lastSeq}`,
       hash: '',
     });
@@ -333,6 +350,7 @@ function evidenceOf(
       name: row.what.startsWith(STAGE_LABEL[row.stage]) ? row.what : `${STAGE_LABEL[row.stage]}：${row.what}`,
       source: row.channel || (record ? sourceLabel(record.source) : ''),
       where: at(row.seq),
+      when: beijing(row.at),
       seq: String(row.seq),
       hash: row.hash,
     });
@@ -342,6 +360,7 @@ function evidenceOf(
       name: `企业微信联系人资料（${p.name || p.externalUserId}）`,
       source: '企业微信 externalcontact/get',
       where: at(p.seq),
+      when: beijing(p.at),
       seq: String(p.seq),
       hash: p.hash,
     });
@@ -351,6 +370,7 @@ function evidenceOf(
       name: `候选人身份确认：${c.what}`,
       source: 'offer 确认页面（H5）',
       where: at(c.seq),
+      when: beijing(c.at),
       seq: String(c.seq),
       hash: c.hash,
     });
@@ -361,40 +381,53 @@ function evidenceOf(
       name: `企业微信通讯录记录：${m.userid}${m.profile.name ? `（${m.profile.name}）` : ''}`,
       source: '企业微信通讯录',
       where: at(m.profile.seq),
+      when: beijing(m.profile.at),
       seq: String(m.profile.seq),
       hash: m.profile.hash,
     });
   }
   // Conversations, one line per channel: the timeline lists every message.
   const byChannel = new Map<string, number[]>();
+  const timesOf = new Map<string, Date[]>();
   for (const r of input.records) {
     if (r.kind !== CONVERSATION_KINDS.message) continue;
     const label = sourceLabel(r.source);
     byChannel.set(label, [...(byChannel.get(label) ?? []), r.seq]);
+    timesOf.set(label, [...(timesOf.get(label) ?? []), r.occurredAt]);
   }
   for (const [label, seqs] of [...byChannel.entries()].sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : 0))) {
     items.push({
       name: `聊天记录（${seqs.length} 条）`,
       source: label,
       where: 'records.jsonl；timeline.pdf',
+      when: span(timesOf.get(label) ?? []),
       seq: `${seqs[0]}–${seqs.at(-1)}`,
       hash: '',
     });
   }
   const media = files.filter((f) => f.startsWith('media/')).length;
   if (media > 0)
-    items.push({ name: `媒体文件（${media} 个，文件名即其 SHA-256）`, source: '企业微信', where: 'media/', seq: '', hash: '' });
+    items.push({
+      name: `媒体文件（${media} 个，文件名即其 SHA-256）`,
+      source: '企业微信',
+      where: 'media/',
+      when: '',
+      seq: '',
+      hash: '',
+    });
   const named: [string, string, string][] = [
     ['completeness.json', '完整性报告（渠道、范围、缺口、占位、授权）', 'HireLedger'],
     ['custody.jsonl', '保管记录（谁在何时查阅或导出本候选人的证据）', 'HireLedger'],
     ['format.md', '证据格式说明', 'HireLedger'],
     ['verify.html', '离线验证页面（浏览器）', 'HireLedger'],
   ];
-  for (const [file, name, source] of named) if (has(files, file)) items.push({ name, source, where: file, seq: '', hash: '' });
+  for (const [file, name, source] of named)
+    if (has(files, file)) items.push({ name, source, where: file, when: '', seq: '', hash: '' });
   items.push({
     name: '证据时间线（本文件）',
     source: 'HireLedger 据以上记录生成',
     where: 'timeline.pdf；timeline.html',
+    when: '',
     seq: '',
     hash: '',
   });
