@@ -21,7 +21,9 @@ import { inflateRawSync } from 'node:zlib';
 //
 // Pure JavaScript: no import, no Node, no DOM. Everything outside comes through `platform`:
 //   sha256(bytes) -> Promise<Uint8Array>, ed25519Verify(rawPub, msg, sig) -> Promise<boolean>,
-//   inflateRaw(bytes, maxBytes) -> Promise<Uint8Array> (may stop once more than maxBytes come out).
+//   inflateRaw(bytes, maxBytes) -> Promise<Uint8Array> (may stop once more than maxBytes come out;
+//   must fail when the deflate stream ends before `bytes` do, or does not end: bytes after the
+//   stream are data no tool shows, and the two verifiers must agree on them).
 // verifyBundle(zipBytes, platform, { publishedKey }) never throws: it returns a report
 //   { pass, format, checks: [{ id, en, zh, status: 'PASS'|'FAIL'|'NOT RUN', detail }], firstBad, notes, ... }.
 // Every message in the report is this verifier's own words: an unexpected error inside a check is
@@ -200,7 +202,16 @@ const HL_NAMES_2 = [
 const HL_MEDIA_NAME = /^media\/[0-9a-f]{64}$/;
 const hlKnownName = (name) => HL_NAMES_2.includes(name) || HL_MEDIA_NAME.test(name);
 
-/** Reads every entry through the central directory, checking names, sizes, ratios and CRCs. */
+/**
+ * Reads every entry through the central directory, checking names, sizes, ratios and CRCs. Only the
+ * one ZIP form the exporter writes is accepted (src/evidence/export/zip.ts): every byte of the file
+ * belongs to an entry this verifier checks. The local entries, in central-directory order, tile the
+ * file from offset 0 to the central directory; the directory ends where the end record starts, and
+ * the end record ends the file (no archive comment). No data descriptors, no extra fields, and each
+ * local header says what its central entry says. Anything else could make another tool (unzip, a
+ * streaming reader) see files this verifier never read: hidden local entries, a Unicode Path field
+ * that renames a file, a local header that gives another size.
+ */
 async function hlUnzip(buf, platform) {
   const u16 = (o) => {
     if (o < 0 || o + 2 > buf.length) hlFail('a ZIP structure runs past the end of the file (truncated or malformed ZIP)');
@@ -220,9 +231,10 @@ async function hlUnzip(buf, platform) {
     }
   }
   if (eocd < 0) hlFail('not a ZIP file: no end of central directory (truncated?)');
-  // The end record and its comment must end the file: otherwise a second, fake end record hidden in
-  // a comment could make other tools read another archive than this verifier does.
-  if (eocd + 22 + u16(eocd + 20) !== buf.length) hlFail('bytes after the end of the ZIP archive: refused');
+  // The exporter writes no archive comment: text there is shown by archive tools as if it were part
+  // of the evidence ("verified OK"), and it can hide a second, fake end record.
+  if (u16(eocd + 20) !== 0) hlFail('the ZIP has an archive comment, which no bundle has: refused (bytes added to the archive)');
+  if (eocd + 22 !== buf.length) hlFail('bytes after the end of the ZIP archive: refused');
   const count = u16(eocd + 10);
   const cdSize = u32(eocd + 12);
   const cdOffset = u32(eocd + 16);
@@ -231,20 +243,30 @@ async function hlUnzip(buf, platform) {
   if (count === 0xffff || cdSize === 0xffffffff || cdOffset === 0xffffffff) hlFail('ZIP64 archives are not bundles');
   if (count > HL_LIMITS.entries) hlFail(`too many entries (${count})`);
   if (cdOffset + cdSize > eocd) hlFail('central directory lies outside the file (truncated or malformed ZIP)');
+  if (cdOffset + cdSize !== eocd)
+    hlFail(
+      `${eocd - cdOffset - cdSize} bytes between the central directory and the end record that no entry accounts for: refused (bytes added to the archive)`,
+    );
   const pending = [];
   const seen = new Set();
   let p = cdOffset;
   let total = 0;
+  // Where the next local entry must start: the first at offset 0, each right after the one before.
+  let next = 0;
   for (let i = 0; i < count; i++) {
     if (p + 46 > eocd || u32(p) !== 0x02014b50) hlFail(`central directory entry ${i + 1} is malformed`);
+    const needed = u16(p + 6);
     const flags = u16(p + 8);
     const method = u16(p + 10);
+    const time = u16(p + 12);
+    const date = u16(p + 14);
     const crc = u32(p + 16);
     const csize = u32(p + 20);
     const usize = u32(p + 24);
     const nlen = u16(p + 28);
     const xlen = u16(p + 30);
     const clen = u16(p + 32);
+    const disk = u16(p + 34);
     const local = u32(p + 42);
     if (p + 46 + nlen + xlen + clen > eocd) hlFail(`central directory entry ${i + 1} runs past its end`);
     const nameBytes = buf.subarray(p + 46, p + 46 + nlen);
@@ -255,28 +277,61 @@ async function hlUnzip(buf, platform) {
     if (seen.has(name)) hlFail(`duplicate entry ${name}`);
     seen.add(name);
     if (flags & 0x1) hlFail(`${name} is encrypted`);
+    // Sizes after the data (bit 3) let a streaming reader take other bytes for the entry than the
+    // central directory does; the exporter never writes them.
+    if (flags & 0x8) hlFail(`${name}: a data descriptor (sizes after the data, flag bit 3), which no bundle has: refused`);
+    // Bit 11 alone, as the exporter writes it: the name is UTF-8 for every tool, no other option.
+    if (flags !== 0x0800) hlFail(`${name}: ZIP flags 0x${flags.toString(16)}, a bundle's are 0x800 (UTF-8 names only)`);
+    // An extra field can rename the entry for other tools (0x7075 Unicode Path) or hide bytes.
+    if (xlen !== 0) hlFail(`${name}: an extra field in the central directory, which no bundle has: refused`);
+    if (clen !== 0) hlFail(`${name}: a file comment in the central directory, which no bundle has: refused`);
+    if (disk !== 0) hlFail('multi-disk ZIP files are not bundles');
     if (method !== 0 && method !== 8) hlFail(`${name} uses compression method ${method} (only stored and deflate)`);
+    // The exporter stores media (compressed already) and deflates every other file.
+    const wantMethod = name.startsWith('media/') ? 0 : 8;
+    if (method !== wantMethod)
+      hlFail(
+        `${name} is ${method === 0 ? 'stored' : 'deflated'}; a bundle ${wantMethod === 0 ? 'stores' : 'deflates'} it: not as exported`,
+      );
     total += usize;
     if (total > HL_LIMITS.total) hlFail('the entries would expand to more than 2 GiB: refused (ZIP bomb?)');
     if (usize > 1024 * 1024 && usize > csize * HL_LIMITS.ratio)
       hlFail(`${name} would expand ${Math.round(usize / Math.max(csize, 1))}:1: refused (ZIP bomb?)`);
     if (method === 0 && usize !== csize) hlFail(`${name}: stored, yet its sizes differ (malformed ZIP)`);
-    if (local + 30 > buf.length || u32(local) !== 0x04034b50)
-      hlFail(`${name}: local header missing (truncated or malformed ZIP)`);
+    if (local !== next)
+      hlFail(
+        local > next
+          ? `${local - next} bytes before ${name}'s local entry that no entry accounts for (a hidden entry, or bytes added): refused`
+          : `${name}: its local entry overlaps the one before (malformed ZIP)`,
+      );
+    if (local + 30 > cdOffset || u32(local) !== 0x04034b50) hlFail(`${name}: local header missing (truncated or malformed ZIP)`);
     const lnlen = u16(local + 26);
     const lxlen = u16(local + 28);
-    // Tools that read local headers must see what this verifier sees (unless sizes follow the data).
+    if (lxlen !== 0) hlFail(`${name}: an extra field in the local header, which no bundle has: refused`);
+    // Tools that read local headers (streaming readers, unzip in places) must see what this verifier sees.
     if (
+      u16(local + 4) !== needed ||
+      u16(local + 6) !== flags ||
       u16(local + 8) !== method ||
-      (!(flags & 0x8) && (u32(local + 14) !== crc || u32(local + 18) !== csize || u32(local + 22) !== usize))
+      u16(local + 10) !== time ||
+      u16(local + 12) !== date ||
+      u32(local + 14) !== crc ||
+      u32(local + 18) !== csize ||
+      u32(local + 22) !== usize
     )
       hlFail(`${name}: the local header disagrees with the central directory (malformed ZIP)`);
-    if (!hlEqual(buf.subarray(local + 30, local + 30 + lnlen), nameBytes)) hlFail(`${name}: local header names another file`);
-    const start = local + 30 + lnlen + lxlen;
+    if (lnlen !== nlen || !hlEqual(buf.subarray(local + 30, local + 30 + lnlen), nameBytes))
+      hlFail(`${name}: local header names another file`);
+    const start = local + 30 + lnlen;
     if (start + csize > cdOffset) hlFail(`${name}: data runs past the central directory (truncated or malformed ZIP)`);
+    next = start + csize;
     pending.push({ name, method, crc, usize, raw: buf.subarray(start, start + csize) });
   }
   if (p !== cdOffset + cdSize) hlFail('the central directory size does not match its entries (malformed ZIP)');
+  if (next !== cdOffset)
+    hlFail(
+      `${cdOffset - next} bytes after the last local entry that no entry accounts for (a hidden entry, or bytes added): refused`,
+    );
   const datas = await Promise.all(
     pending.map(async (e) => {
       if (e.method === 0) return e.raw;
@@ -290,7 +345,8 @@ async function hlUnzip(buf, platform) {
   const entries = new Map();
   pending.forEach((e, i) => {
     const data = datas[i];
-    if (!ArrayBuffer.isView(data)) hlFail(`${e.name}: cannot be decompressed (corrupt, or larger than the directory says)`);
+    if (!ArrayBuffer.isView(data))
+      hlFail(`${e.name}: cannot be decompressed (corrupt, bytes after its deflate stream, or larger than the directory says)`);
     if (data.length !== e.usize) hlFail(`${e.name}: ${data.length} bytes, the directory says ${e.usize}`);
     if (hlCrc32(data) !== e.crc) hlFail(`${e.name}: CRC-32 mismatch (corrupted)`);
     entries.set(e.name, data);
@@ -379,13 +435,29 @@ async function hlParseVerifierKey(text, platform, what) {
   return { name, id, raw, text: `${name}+${idHex}+${vkey.slice(b + 1)}` };
 }
 
-/** Opens a signed note: returns its body lines when a signature line by `key` verifies; fails otherwise. */
-async function hlOpenNote(note, key, platform, file) {
+/**
+ * Opens a signed note: returns its body lines when a signature line by `key` verifies; fails otherwise.
+ * `only`: the note carries exactly one signature line, by `key` (the statement: nobody cosigns it,
+ * and it is not in the manifest, so a line added there would be unsigned text a reader takes for a
+ * cosignature). Without it, other lines are let through unchecked (the checkpoint's witnesses, as
+ * C2SP allows; checkpoint.txt is in the signed manifest anyway).
+ */
+async function hlOpenNote(note, key, platform, file, only = false) {
   const split = note.lastIndexOf('\n\n');
   if (split < 0) hlFail(`${file} has no blank line before its signatures`);
   const body = note.slice(0, split + 1);
   if (!note.endsWith('\n')) hlFail(`${file} does not end with a newline (truncated?)`);
   const sigLines = note.slice(split + 2, -1).split('\n');
+  if (only && sigLines.length !== 1) {
+    const who = sigLines.map((line) => {
+      const parts = line.slice(2).split(' ');
+      const sig = line.startsWith('\u2014 ') && parts.length === 2 ? hlB64Decode(parts[1]) : null;
+      return sig && sig.length >= 4 ? `${parts[0]}+${hlHex(sig.subarray(0, 4))}` : JSON.stringify(line.slice(0, 60));
+    });
+    hlFail(
+      `${file} carries ${sigLines.length} signature lines (${who.join(', ')}); it must carry exactly one, by the ledger's key ${key.name}+${hlHex(key.id)}: lines added`,
+    );
+  }
   let signed = false;
   for (const line of sigLines) {
     if (!line.startsWith('\u2014 ')) hlFail(`${file}: not a signature line: ${JSON.stringify(line.slice(0, 60))}`);
@@ -911,6 +983,9 @@ async function verifyBundle(zipBytes, platform, options = {}) {
     key: null,
     keyMatched: false,
     exported: null,
+    // Set on a PASS without a published key: the bundle agrees with itself, but whose key signed it
+    // was not checked, and a bundle re-signed end to end with another key passes just the same.
+    keyWarning: null,
   };
   const check = async (id, fn) => {
     const c = report.checks.find((x) => x.id === id);
@@ -982,7 +1057,7 @@ async function verifyBundle(zipBytes, platform, options = {}) {
     report.keyMatched = keyMatched;
     if (!signed) return report;
     await check('statement', async () => {
-      const lines = await hlOpenNote(hlText(files.get('statement.txt'), 'statement.txt'), key, platform, 'statement.txt');
+      const lines = await hlOpenNote(hlText(files.get('statement.txt'), 'statement.txt'), key, platform, 'statement.txt', true);
       if (lines.length !== 5 || lines[0] !== HL_FORMAT_2) hlFail(`statement.txt is not a ${HL_FORMAT_2} statement`);
       if (lines[1] !== cp.origin || lines[2] !== String(cp.size) || lines[3] !== cp.rootB64)
         hlFail("statement.txt is for another checkpoint (its origin, size or root differ from checkpoint.txt's)");
@@ -1051,6 +1126,15 @@ async function verifyBundle(zipBytes, platform, options = {}) {
   } finally {
     for (const c of report.checks) if (c.status === 'NOT RUN' && !c.detail) c.detail = 'not checked: an earlier check failed';
     report.pass = report.checks.every((c) => c.status === 'PASS') && report.format === 2;
+    if (report.pass && !report.keyMatched)
+      report.keyWarning = {
+        en: hlClean(
+          `the signer was NOT checked against a published key: compare key ${report.key} and origin ${report.origin} with the key and CorpID the company publishes, or run again with --key <that key> (verify.html: its key field). A bundle re-signed end to end with another key passes without it.`,
+        ),
+        zh: hlClean(
+          `未核对公布的公钥：请将签名密钥 ${report.key} 和来源 ${report.origin} 与公司公布的公钥和企业 ID（CorpID）核对，或用 --key <该公钥>（verify.html 的公钥栏）重新校验。用另一把密钥从头到尾重新签名的证据包，不核对公钥时同样“全部通过”。`,
+        ),
+      };
     if (report.key) {
       note(
         `Origin ${report.origin}; signed by key ${report.key}. Compare them with the key and CorpID the company publishes${report.keyMatched ? ' (the key given as the published key matches)' : ', or give that key (--key <that key>, or the key field of verify.html): a bundle re-signed with another key passes every other check'}.`,
@@ -1077,7 +1161,14 @@ const nodePlatform = {
       return false; // not a valid Ed25519 public key or signature: does not verify
     }
   },
-  inflateRaw: async (bytes, maxBytes) => inflateRawSync(bytes, { maxOutputLength: Math.max(maxBytes, 1) }),
+  inflateRaw: async (bytes, maxBytes) => {
+    // zlib stops at the end of the deflate stream and ignores what follows; the browser's
+    // DecompressionStream refuses it. The engine's consumed input (bytesWritten) tells: it must be
+    // all of the entry's compressed data, so both verifiers refuse bytes hidden after the stream.
+    const { buffer, engine } = inflateRawSync(bytes, { maxOutputLength: Math.max(maxBytes, 1), info: true });
+    if (engine.bytesWritten !== bytes.length) throw new Error('bytes after the deflate stream');
+    return buffer;
+  },
 };
 
 function readBundle(path) {
@@ -1135,6 +1226,11 @@ async function main(argv) {
   }
   const pass = report?.pass === true;
   console.log(pass ? '结论：全部通过' : '结论：未通过');
+  // Right above the last line, where a reader who looks only at the end still sees it.
+  if (pass && report.keyWarning) {
+    console.log(`警告：${report.keyWarning.zh}`);
+    console.log(`WARNING: ${report.keyWarning.en}`);
+  }
   console.log(pass ? 'OVERALL: PASS' : 'OVERALL: FAIL');
   return pass ? 0 : 1;
 }

@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -14,6 +14,7 @@ import {
   type Ledger,
 } from '../../src/evidence';
 import { buildBundle, bundleZip, EXPORTED_KIND } from '../../src/evidence/export';
+import { crc32 } from '../../src/evidence/export/zip';
 import { createMerkleStore } from '../../src/evidence/merkle-store';
 import { writeNewSigningKey, type SigningKey } from '../../src/evidence/signing-key';
 import { grantRole } from '../../src/members';
@@ -23,8 +24,10 @@ import { TEST_KEYS } from '../support/keys';
 import {
   expectFail,
   expectPass,
+  forgeZip,
   fromLines,
   lines,
+  localEntry,
   manifestOf,
   noteBody,
   resign,
@@ -36,6 +39,7 @@ import {
   settle,
   sha256Hex,
   timeStampToken,
+  unicodePath,
   unzip,
   verify,
   type Out,
@@ -88,8 +92,9 @@ describe('evidence:export and the offline verifier', () => {
     });
     candidateId = made.result.candidateId;
     stream = made.result.stream;
-    for (const userid of ['legal01', 'legal02'])
-      await grantRole(ledger, TEST_KEYS.corpId, { userid, role: 'legal', by: 'admin' });
+    // The corp's first grant is the bootstrap; after it, only a holder of 法务 grants it.
+    await grantRole(ledger, TEST_KEYS.corpId, { userid: 'legal01', role: 'legal', by: 'admin' });
+    await grantRole(ledger, TEST_KEYS.corpId, { userid: 'legal02', role: 'legal', by: 'legal01' });
     for (let i = 1; i <= 6; i++) {
       // Someone else's record between the candidate's: the bundle must leave it out.
       await ledger.append({
@@ -475,6 +480,206 @@ describe('evidence:export and the offline verifier', () => {
     const usage = await verify(bundle, ['--key']);
     expect(usage.code).toBe(2);
     expect(usage.stdout).toMatch(/^usage: /);
+  });
+
+  // ---- the forensic review's forgeries: each passed before, each FAILs naming what is wrong
+
+  test("the forging ZIP writer writes the exporter's bytes when told nothing else (so each knob below is the only change)", async () => {
+    const files = unzip(bundle);
+    expect(forgeZip(files).equals(rezip(files))).toBe(true);
+    expectPass(await verify(forgeZip(files)));
+    expectPass(await verify(forgeZip(unzip(withMedia))));
+  });
+
+  test('bytes no entry accounts for: hidden local entries before or after, prepended bytes, an archive comment: FAIL', async () => {
+    const files = unzip(bundle);
+    // an altered records.jsonl as a local entry after the real ones (a streaming reader takes it)
+    const ls = lines(files.get('records.jsonl') as Buffer);
+    ls[1] = (ls[1] as string).replace('您好', '你好');
+    const altered = fromLines(ls);
+    expectFail(
+      await verify(forgeZip(files, { hiddenAfter: [{ name: 'records.jsonl', data: altered }] })),
+      /FAIL {2}zip: .*\d+ bytes after the last local entry that no entry accounts for \(a hidden entry, or bytes added\)/,
+    );
+    // the same, before the real ones (every offset moved past it)
+    expectFail(
+      await verify(forgeZip(files, { prefix: localEntry('records.jsonl', altered) })),
+      /FAIL {2}zip: .*\d+ bytes before checkpoint\.txt's local entry that no entry accounts for/,
+    );
+    // bytes prepended (a self-extractor stub), offsets adjusted
+    expectFail(
+      await verify(forgeZip(files, { prefix: Buffer.concat([Buffer.from('MZ'), Buffer.alloc(100)]) })),
+      /FAIL {2}zip: .*102 bytes before checkpoint\.txt's local entry/,
+    );
+    // an archive comment that archive tools show beside the files
+    expectFail(
+      await verify(forgeZip(files, { comment: Buffer.from('本证据包经公证 verified OK') })),
+      /FAIL {2}zip: .*the ZIP has an archive comment, which no bundle has/,
+    );
+    // bytes between the central directory and the end record
+    const gap = Buffer.from(bundle);
+    const eocd = gap.length - 22;
+    const withGap = Buffer.concat([gap.subarray(0, eocd), Buffer.from('hidden'), gap.subarray(eocd)]);
+    expectFail(await verify(withGap), /FAIL {2}zip: .*6 bytes between the central directory and the end record/);
+  });
+
+  test('data descriptors, extra fields (Unicode Path), other flags or methods, a local header unlike its central entry: FAIL', async () => {
+    const files = unzip(bundle);
+    expectFail(
+      await verify(forgeZip(files, { dataDescriptor: [...files.keys()] })),
+      /FAIL {2}zip: .*checkpoint\.txt: a data descriptor \(sizes after the data, flag bit 3\)/,
+    );
+    // records.jsonl stored; its local header gives the CRC and size of a copy cut 3 records short,
+    // the central entry's bit 3 says "ignore the local sizes" (a streaming reader reads the short one)
+    const cut = fromLines(lines(files.get('records.jsonl') as Buffer).slice(0, -3));
+    const short = (h: Buffer) => {
+      h.writeUInt32LE(crc32(cut), 14);
+      h.writeUInt32LE(cut.length, 18);
+      h.writeUInt32LE(cut.length, 22);
+    };
+    const bit3 = (h: Buffer) => h.writeUInt16LE(0x0808, 8);
+    expectFail(
+      await verify(
+        forgeZip(files, {
+          method: { 'records.jsonl': 0 },
+          patchLocal: { 'records.jsonl': short },
+          patchCentral: { 'records.jsonl': bit3 },
+        }),
+      ),
+      /FAIL {2}zip: .*records\.jsonl: a data descriptor/,
+    );
+    // without bit 3, the same local header disagrees with the central directory
+    expectFail(
+      await verify(forgeZip(files, { method: { 'records.jsonl': 0 }, patchLocal: { 'records.jsonl': short } })),
+      /FAIL {2}zip: .*records\.jsonl is stored; a bundle deflates it/,
+    );
+    expectFail(
+      await verify(forgeZip(files, { patchLocal: { 'records.jsonl': short } })),
+      /FAIL {2}zip: .*records\.jsonl: the local header disagrees with the central directory/,
+    );
+    expectFail(
+      await verify(forgeZip(files, { patchLocal: { 'records.jsonl': (h) => h.writeUInt16LE(45, 4) } })),
+      /FAIL {2}zip: .*records\.jsonl: the local header disagrees with the central directory/,
+    );
+    // Unicode Path fields that make unzip extract timeline.html and timeline.pdf under each other's name
+    const swap = {
+      'timeline.html': unicodePath('timeline.html', 'timeline.pdf'),
+      'timeline.pdf': unicodePath('timeline.pdf', 'timeline.html'),
+    };
+    expectFail(
+      await verify(forgeZip(files, { centralExtra: swap })),
+      /FAIL {2}zip: .*timeline\.html: an extra field in the central directory, which no bundle has/,
+    );
+    expectFail(
+      await verify(forgeZip(files, { localExtra: swap })),
+      /FAIL {2}zip: .*timeline\.html: an extra field in the local header, which no bundle has/,
+    );
+    // the same without the UTF-8 flag (where unzip honours the field), and other flags
+    expectFail(
+      await verify(forgeZip(files, { flags: 0, centralExtra: swap })),
+      /FAIL {2}zip: .*checkpoint\.txt: ZIP flags 0x0, a bundle's are 0x800/,
+    );
+    expectFail(await verify(forgeZip(files, { flags: 0x0802 })), /FAIL {2}zip: .*ZIP flags 0x802/);
+    expectFail(
+      await verify(forgeZip(files, { patchLocal: { 'manifest.json': (h) => h.writeUInt16LE(0x0000, 6) } })),
+      /FAIL {2}zip: .*manifest\.json: the local header disagrees with the central directory/,
+    );
+    // every entry stored: the same content, not the form the exporter writes
+    expectFail(
+      await verify(forgeZip(files, { method: Object.fromEntries([...files.keys()].map((n) => [n, 0])) })),
+      /FAIL {2}zip: .*checkpoint\.txt is stored; a bundle deflates it/,
+    );
+    const media = unzip(withMedia);
+    const mediaName = [...media.keys()].find((n) => n.startsWith('media/')) as string;
+    expectFail(
+      await verify(forgeZip(media, { method: { [mediaName]: 8 } })),
+      new RegExp(`${mediaName} is deflated; a bundle stores it`),
+    );
+  });
+
+  test('bytes after the deflate stream inside an entry (the browser refuses them): FAIL', async () => {
+    const files = unzip(bundle);
+    for (const [name, junk] of [
+      ['timeline.html', Buffer.from('JUNKJUNK')],
+      ['records.jsonl', Buffer.from([0x03, 0x00])], // another, empty, deflate stream
+    ] as const)
+      expectFail(
+        await verify(forgeZip(files, { tailJunk: { [name]: junk } })),
+        new RegExp(
+          `FAIL {2}zip: .*${name.replace('.', '\\.')}: cannot be decompressed \\(corrupt, bytes after its deflate stream`,
+        ),
+      );
+  });
+
+  test('statement.txt carries one signature line, by the ledger key; the checkpoint may carry witnesses', async () => {
+    const files = unzip(bundle);
+    const statement = files.get('statement.txt') as Buffer;
+    const fake = (name: string, id: Buffer) => `\u2014 ${name} ${Buffer.concat([id, randomBytes(64)]).toString('base64')}\n`;
+    const cosigned = unzip(bundle);
+    cosigned.set(
+      'statement.txt',
+      Buffer.concat([
+        statement,
+        Buffer.from(fake('北京互联网法院/天平链', randomBytes(4)) + fake('notary.example/公证处', randomBytes(4))),
+      ]),
+    );
+    expectFail(
+      await verify(forgeZip(cosigned)),
+      /FAIL {2}statement: .*statement\.txt carries 3 signature lines \(hireledger\.evidence\/\S+, 北京互联网法院\/天平链\+[0-9a-f]{8}, notary\.example\/公证处\+[0-9a-f]{8}\); it must carry exactly one, by the ledger's key/,
+    );
+    // a second line under the key's own name, another key ID
+    const same = unzip(bundle);
+    same.set('statement.txt', Buffer.concat([statement, Buffer.from(fake(ORIGIN, Buffer.from('00000000', 'hex')))]));
+    expectFail(
+      await verify(forgeZip(same)),
+      new RegExp(
+        `FAIL {2}statement: .*statement\\.txt carries 2 signature lines \\(.*${ORIGIN.replace(/\./g, '\\.')}\\+00000000\\)`,
+      ),
+    );
+    // a witness cosignature on checkpoint.txt, listed in the signed manifest: PASS (C2SP allows it)
+    const witnessed = unzip(bundle);
+    witnessed.set(
+      'checkpoint.txt',
+      Buffer.concat([witnessed.get('checkpoint.txt') as Buffer, Buffer.from(fake('witness.example/w1', randomBytes(4)))]),
+    );
+    const wj = JSON.parse((witnessed.get('witnesses.json') as Buffer).toString('utf8')) as Record<string, unknown>;
+    wj['checkpoint_sha256'] = sha256Hex(witnessed.get('checkpoint.txt') as Buffer);
+    witnessed.set('witnesses.json', Buffer.from(`${JSON.stringify(wj)}\n`));
+    witnessed.delete('export.json');
+    resign(witnessed, ORIGIN, key.privateKey);
+    expectPass(await verify(rezip(witnessed)));
+  });
+
+  test('without --key a PASS warns, right above OVERALL: PASS, that the signer was not checked; a re-signed bundle shows why', async () => {
+    const published = (unzip(bundle).get('public-key.txt') as Buffer).toString('utf8').trim();
+    const warned = (out: Out, key: string) => {
+      expectPass(out);
+      const tail = out.stdout.trimEnd().split('\n').slice(-4);
+      expect(tail[0]).toBe('结论：全部通过');
+      expect(tail[1]).toMatch(/^警告：未核对公布的公钥：请将签名密钥 /);
+      expect(tail[1]).toContain(key);
+      expect(tail[2]).toMatch(/^WARNING: the signer was NOT checked against a published key: compare key /);
+      expect(tail[2]).toContain(`key ${key} and origin ${ORIGIN}`);
+      expect(tail[2]).toContain('A bundle re-signed end to end with another key passes without it.');
+      expect(tail[3]).toBe('OVERALL: PASS');
+    };
+    warned(await verify(bundle), published);
+    const withKey = await verify(bundle, ['--key', published]);
+    expectPass(withKey);
+    expect(withKey.stdout).not.toMatch(/WARNING|警告/);
+    // every signature redone with another key under the same origin: consistent in itself
+    const other = generateKeyPairSync('ed25519');
+    const files = unzip(bundle);
+    const otherKey = verifierKeyOf(ORIGIN, other.publicKey);
+    files.set('public-key.txt', Buffer.from(`${otherKey}\n`));
+    files.set('checkpoint.txt', Buffer.from(signNote(noteBody(files.get('checkpoint.txt') as Buffer), ORIGIN, other.privateKey)));
+    const w = JSON.parse((files.get('witnesses.json') as Buffer).toString('utf8')) as Record<string, unknown>;
+    w['checkpoint_sha256'] = sha256Hex(files.get('checkpoint.txt') as Buffer);
+    files.set('witnesses.json', Buffer.from(`${JSON.stringify(w)}\n`));
+    resign(files, ORIGIN, other.privateKey);
+    files.delete('export.json');
+    warned(await verify(rezip(files)), otherKey);
+    expectFail(await verify(rezip(files), ['--key', published]), /FAIL {2}checkpoint: .*not the published key/);
   });
 
   test('refusals: nothing written, exit 1, a clear reason', async () => {

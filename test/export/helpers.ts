@@ -4,9 +4,10 @@ import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { inflateRawSync } from 'node:zlib';
+import { deflateRawSync, inflateRawSync } from 'node:zlib';
 import { canonicalize, signNote, type JsonValue } from '../../src/evidence';
 import { writeZip } from '../../src/evidence/export';
+import { crc32 as zlibCrc32 } from '../../src/evidence/export/zip';
 
 /** What the export tests share: reading and rewriting bundles, running the verifier from an empty folder. */
 export const run = promisify(execFile);
@@ -158,3 +159,125 @@ export function timeStampToken(digest: Buffer): Buffer {
   );
   return seq(oid('1.2.840.113549.1.7.2'), tlv(0xa0, signedData));
 }
+
+// ---------------------------------------------------------------- forged ZIP forms (what other tools read differently)
+
+export interface ForgeOptions {
+  /** Bytes before the first local entry (every offset moved past them). */
+  prefix?: Buffer;
+  /** Local entries after the real ones that the central directory does not list. */
+  hiddenAfter?: { name: string; data: Buffer }[];
+  /** The archive comment. */
+  comment?: Buffer;
+  /** Names whose sizes and CRC follow the data (flag bit 3, local sizes 0). */
+  dataDescriptor?: string[];
+  /** Extra fields, by name, in the local and the central headers. */
+  localExtra?: Record<string, Buffer>;
+  centralExtra?: Record<string, Buffer>;
+  /** Bytes appended to an entry's deflate stream (counted in its compressed size). */
+  tailJunk?: Record<string, Buffer>;
+  /** The method, by name (0 stored, 8 deflate), instead of the exporter's. */
+  method?: Record<string, number>;
+  /** The general-purpose flags of every entry (the exporter writes 0x0800). */
+  flags?: number;
+  /** Changes to one entry's local header after it is written (offsets as in the ZIP spec). */
+  patchLocal?: Record<string, (header: Buffer) => void>;
+  patchCentral?: Record<string, (header: Buffer) => void>;
+}
+
+/**
+ * A ZIP writer with the exporter's layout (src/evidence/export/zip.ts: sorted names, DOS epoch,
+ * version 2.0, UTF-8 flag, media stored, the rest deflated at level 9) and knobs for what a forger
+ * changes. With no options it writes the exporter's bytes exactly (a test checks that), so each
+ * knob is the only difference a forged bundle has.
+ */
+export function forgeZip(files: Map<string, Buffer>, o: ForgeOptions = {}): Buffer {
+  const names = [...files.keys()].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const out: Buffer[] = [];
+  const central: Buffer[] = [];
+  let offset = o.prefix?.length ?? 0;
+  if (o.prefix) out.push(o.prefix);
+  const local = (name: string, data: Buffer, method: number, flags: number, extra: Buffer, junk: Buffer) => {
+    const nameBytes = Buffer.from(name, 'utf8');
+    const comp = Buffer.concat([method === 0 ? data : deflateRawSync(data, { level: 9 }), junk]);
+    const crc = zlibCrc32(data) >>> 0;
+    const dd = (flags & 0x8) !== 0;
+    const h = Buffer.alloc(30);
+    h.writeUInt32LE(0x04034b50, 0);
+    h.writeUInt16LE(20, 4);
+    h.writeUInt16LE(flags, 6);
+    h.writeUInt16LE(method, 8);
+    h.writeUInt16LE(0x21, 12);
+    h.writeUInt32LE(dd ? 0 : crc, 14);
+    h.writeUInt32LE(dd ? 0 : comp.length, 18);
+    h.writeUInt32LE(dd ? 0 : data.length, 22);
+    h.writeUInt16LE(nameBytes.length, 26);
+    h.writeUInt16LE(extra.length, 28);
+    o.patchLocal?.[name]?.(h);
+    const descriptor = Buffer.alloc(dd ? 16 : 0);
+    if (dd) {
+      descriptor.writeUInt32LE(0x08074b50, 0);
+      descriptor.writeUInt32LE(crc, 4);
+      descriptor.writeUInt32LE(comp.length, 8);
+      descriptor.writeUInt32LE(data.length, 12);
+    }
+    const bytes = Buffer.concat([h, nameBytes, extra, comp, descriptor]);
+    return { bytes, crc, csize: comp.length, nameBytes };
+  };
+  for (const name of names) {
+    const data = files.get(name) as Buffer;
+    const method = o.method?.[name] ?? (name.startsWith('media/') ? 0 : 8);
+    const flags = (o.flags ?? 0x0800) | (o.dataDescriptor?.includes(name) ? 0x8 : 0);
+    const l = local(name, data, method, flags, o.localExtra?.[name] ?? Buffer.alloc(0), o.tailJunk?.[name] ?? Buffer.alloc(0));
+    const ce = o.centralExtra?.[name] ?? Buffer.alloc(0);
+    const c = Buffer.alloc(46);
+    c.writeUInt32LE(0x02014b50, 0);
+    c.writeUInt16LE(20, 4);
+    c.writeUInt16LE(20, 6);
+    c.writeUInt16LE(flags, 8);
+    c.writeUInt16LE(method, 10);
+    c.writeUInt16LE(0x21, 14);
+    c.writeUInt32LE(l.crc, 16);
+    c.writeUInt32LE(l.csize, 20);
+    c.writeUInt32LE(data.length, 24);
+    c.writeUInt16LE(l.nameBytes.length, 28);
+    c.writeUInt16LE(ce.length, 30);
+    c.writeUInt32LE(offset, 42);
+    o.patchCentral?.[name]?.(c);
+    central.push(c, l.nameBytes, ce);
+    out.push(l.bytes);
+    offset += l.bytes.length;
+  }
+  for (const h of o.hiddenAfter ?? []) {
+    const l = local(h.name, h.data, 8, 0x0800, Buffer.alloc(0), Buffer.alloc(0));
+    out.push(l.bytes);
+    offset += l.bytes.length;
+  }
+  const cd = Buffer.concat(central);
+  const comment = o.comment ?? Buffer.alloc(0);
+  const end = Buffer.alloc(22);
+  end.writeUInt32LE(0x06054b50, 0);
+  end.writeUInt16LE(names.length, 8);
+  end.writeUInt16LE(names.length, 10);
+  end.writeUInt32LE(cd.length, 12);
+  end.writeUInt32LE(offset, 16);
+  end.writeUInt16LE(comment.length, 20);
+  return Buffer.concat([...out, cd, end, comment]);
+}
+
+/** A local entry as the exporter writes one (for a forger who hides it before the real ones). */
+export const localEntry = (name: string, data: Buffer): Buffer => {
+  const one = forgeZip(new Map([[name, data]]));
+  return one.subarray(0, one.readUInt32LE(one.length - 6));
+};
+
+/** A Unicode Path extra field (0x7075): unzip and others extract the entry as `shown`. */
+export const unicodePath = (name: string, shown: string): Buffer => {
+  const n = Buffer.from(shown, 'utf8');
+  const f = Buffer.alloc(9);
+  f.writeUInt16LE(0x7075, 0);
+  f.writeUInt16LE(5 + n.length, 2);
+  f.writeUInt8(1, 4);
+  f.writeUInt32LE(zlibCrc32(Buffer.from(name, 'utf8')) >>> 0, 5);
+  return Buffer.concat([f, n]);
+};

@@ -32,7 +32,15 @@ const platform = {
       return false;
     }
   },
-  inflateRaw: async (b: Uint8Array, max: number) => inflateRawSync(b, { maxOutputLength: Math.max(max, 1) }),
+  // As the Node shell does: the deflate stream must use all of the entry's bytes.
+  inflateRaw: async (b: Uint8Array, max: number) => {
+    const { buffer, engine } = inflateRawSync(b, { maxOutputLength: Math.max(max, 1), info: true }) as unknown as {
+      buffer: Buffer;
+      engine: { bytesWritten: number };
+    };
+    if (engine.bytesWritten !== b.length) throw new Error('bytes after the deflate stream');
+    return buffer;
+  },
 };
 
 /** mulberry32: a small seeded generator. */

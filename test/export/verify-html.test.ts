@@ -1,4 +1,4 @@
-import { generateKeyPairSync } from 'node:crypto';
+import { generateKeyPairSync, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -10,7 +10,7 @@ import { buildBundle, bundleZip } from '../../src/evidence/export';
 import { writeNewSigningKey } from '../../src/evidence/signing-key';
 import { createTestDatabase, type TestDatabase } from '../support/db';
 import { TEST_KEYS } from '../support/keys';
-import { fromLines, lines, rezip, root, seqOf, unzip } from './helpers';
+import { forgeZip, fromLines, lines, rezip, root, seqOf, unicodePath, unzip } from './helpers';
 
 /**
  * Issue 11: verify.html, opened from a file:// URL with the network blocked, checks a real bundle
@@ -150,5 +150,71 @@ describe('verify.html in Chromium, offline', () => {
     }
     expect(requests.length).toBeGreaterThan(0);
     expect(requests.filter((u) => !u.startsWith('file://'))).toEqual([]);
+  });
+
+  test("the forensic review's forgeries FAIL in the page as on the command line; a PASS without a key warns beside the result", async () => {
+    const { page, close } = await open();
+    try {
+      // the page says its own copy in a bundle can be replaced
+      const intro = ((await page.textContent('body')) as string).replace(/\s+/g, ' ');
+      expect(intro).toContain('交给您证据包的人可以把它换成一个谎报结果的页面');
+      expect(intro).toContain('A careful reader uses a verifier obtained independently');
+
+      expect(await check(page, bundle, 'good.zip')).toBe('PASS');
+      expect(await page.isVisible('#key-warning')).toBe(true);
+      const warning = (await page.textContent('#key-warning')) as string;
+      expect(warning).toContain('未核对公布的公钥');
+      expect(warning).toContain(publishedKey);
+      expect(warning).toContain('WARNING: the signer was NOT checked against a published key');
+      await page.fill('#key', publishedKey);
+      await page.click('#run');
+      await page.waitForSelector('body[data-result]', { state: 'attached' });
+      expect(await page.getAttribute('body', 'data-result')).toBe('PASS');
+      expect(await page.isVisible('#key-warning')).toBe(false);
+
+      const files = unzip(bundle);
+      const ls = lines(files.get('records.jsonl') as Buffer);
+      ls[0] = (ls[0] as string).replace('您好', '你好');
+      const statement = files.get('statement.txt') as Buffer;
+      const cosigned = unzip(bundle);
+      cosigned.set(
+        'statement.txt',
+        Buffer.concat([statement, Buffer.from(`\u2014 notary.example/公证处 ${randomBytes(68).toString('base64')}\n`)]),
+      );
+      const forgeries: [string, Buffer, string, string][] = [
+        [
+          'hidden.zip',
+          forgeZip(files, { hiddenAfter: [{ name: 'records.jsonl', data: fromLines(ls) }] }),
+          'zip',
+          'bytes after the last local entry that no entry accounts for',
+        ],
+        ['prefix.zip', forgeZip(files, { prefix: Buffer.alloc(64) }), 'zip', "64 bytes before checkpoint.txt's local entry"],
+        ['comment.zip', forgeZip(files, { comment: Buffer.from('verified OK') }), 'zip', 'archive comment'],
+        [
+          'junk.zip',
+          forgeZip(files, { tailJunk: { 'records.jsonl': Buffer.from('JUNKJUNK') } }),
+          'zip',
+          'bytes after its deflate stream',
+        ],
+        [
+          'upath.zip',
+          forgeZip(files, { centralExtra: { 'format.md': unicodePath('format.md', 'records.jsonl') } }),
+          'zip',
+          'format.md: an extra field in the central directory',
+        ],
+        ['dd.zip', forgeZip(files, { dataDescriptor: ['records.jsonl'] }), 'zip', 'records.jsonl: a data descriptor'],
+        ['cosigned.zip', forgeZip(cosigned), 'statement', 'statement.txt carries 2 signature lines'],
+      ];
+      // the forger's writer, told nothing else, writes a bundle the page passes: each knob is the change
+      expect(await check(page, forgeZip(files), 'same.zip')).toBe('PASS');
+      for (const [name, zip, id, why] of forgeries) {
+        expect([name, await check(page, zip, name)]).toEqual([name, 'FAIL']);
+        expect([name, await page.getAttribute(`#check-${id}`, 'data-status')]).toEqual([name, 'FAIL']);
+        expect([name, await page.textContent(`#check-${id}`)]).toEqual([name, expect.stringContaining(why)]);
+        expect(await page.isVisible('#key-warning')).toBe(false);
+      }
+    } finally {
+      await close();
+    }
   });
 });
