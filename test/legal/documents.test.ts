@@ -131,6 +131,9 @@ describe('legal documents', () => {
     expect(text).toContain(`${CANDIDATE_NAME}wmAbCdEf0123456789xyz微信用户`);
     expect(text).toContain('*******5678与招聘方登记的手机号一致');
     expect(text).not.toContain('138****5678');
+    // The number the recruiter noted in WeCom, masked the same way, beside the check.
+    expect(text).toContain('备注手机号：*******5678');
+    expect(text).not.toContain('13800005678');
     expect(text).toContain('张敏3/招聘专员');
     expect(text).toContain('lihua审批人');
     expect(text).toContain('会话存档未开启');

@@ -89,7 +89,7 @@ const CONTACT_TYPE: Readonly<Record<string, string>> = { '1': '微信用户', '2
 const PHONE_CHECK: Readonly<Record<string, string>> = {
   matched: '与招聘方登记的手机号一致',
   mismatch: '与招聘方登记的手机号不一致（操作被拒绝）',
-  none_recorded: '招聘方未登记手机号，未比对',
+  none_recorded: 'HireLedger 中未登记该候选人的手机号，未比对（企业微信联系人备注中的手机号见“企业微信联系人资料”）',
   not_checked: '未配置核对密钥，未比对',
 };
 
@@ -231,7 +231,13 @@ function profilesOf(records: readonly StoredRecord[]): CandidateProfileFact[] {
           .map((f) => {
             const fo = obj(f);
             const remark = text(fo?.['remark']);
-            return `${text(fo?.['userid'])}${remark ? `（备注：${remark}）` : ''}`;
+            // The phone numbers a recruiter noted on the contact, masked: beside the acceptance
+            // page's phone check, so a reader sees both (the check compares only numbers entered
+            // in HireLedger, kept as HMACs, not WeCom's remarks).
+            const mobiles = Array.isArray(fo?.['remark_mobiles'])
+              ? fo['remark_mobiles'].map((m) => maskLast4(text(m))).filter((m) => m !== '')
+              : [];
+            return `${text(fo?.['userid'])}${remark ? `（备注：${remark}）` : ''}${mobiles.length ? `（备注手机号：${mobiles.join('、')}）` : ''}`;
           })
           .filter((s) => s !== '')
           .join('、'),
