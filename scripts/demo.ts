@@ -645,7 +645,7 @@ async function main(): Promise<void> {
   await a.kfInbound({
     open_kfid: KF_OPEN_KFID,
     external_userid: 'wmCandChenChen0001',
-    content: '谢谢，offer 我收到了，我再考虑一下。',
+    content: '谢谢，面试聊得不错，薪资方面我再考虑一下。',
   }).delivered;
   await a.kfInbound({
     open_kfid: KF_OPEN_KFID,
