@@ -123,6 +123,7 @@ function demoAppEnv(wecomApiBase: string, extra: Record<string, string> = {}): N
     EVIDENCE_SIGNING_KEY_FILE: DEMO_EVIDENCE.keyFile,
     EVIDENCE_CHECKPOINT_STATE_FILE: DEMO_EVIDENCE.stateFile,
     EVIDENCE_CHECKPOINT_INTERVAL_SECONDS: '10',
+    EVIDENCE_EXPORT_DIR: DEMO_EVIDENCE.exportsDir,
     // The demo configures its processes completely; a .env written for a real deployment (NODE_ENV,
     // signing key, witnesses, ...) must not leak into them (src/config/dotenv.ts reads ENV_FILE).
     ENV_FILE: '/dev/null',

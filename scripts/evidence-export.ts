@@ -27,7 +27,8 @@ import { archiveSettingsFromEnv, channelStatuses } from './channel-status';
  *
  * Reads DATABASE_URL, WECOM_CORP_ID, EVIDENCE_SIGNING_KEY_FILE (the statement is signed with the
  * checkpoint's key), CHROMIUM_PATH (default /usr/bin/chromium), MEDIA_STORE/MEDIA_DIR/MEDIA_MAX_BYTES,
- * MSGAUDIT_* (the archive channel's status), EVIDENCE_KEY_HOLDER (who holds the keys, for 环境说明).
+ * MSGAUDIT_* (the archive channel's status), EVIDENCE_KEY_HOLDER (who holds the keys, for 环境说明),
+ * EVIDENCE_EXPORT_DIR (the folder --out must resolve inside; default: the current folder).
  * Exit 0 when written, 1 when refused: then no file is written.
  */
 const USAGE =
@@ -90,6 +91,8 @@ async function main(): Promise<number> {
   const verifyHtml = await readFile(join(root, 'verifier', 'verify.html'));
   const verifierScript = await readFile(join(root, 'verifier', 'hireledger-verify.mjs'));
   const outPath = resolve(values.out);
+  // Exports go to one folder: EVIDENCE_EXPORT_DIR, else the folder the command runs in.
+  const exportDir = process.env['EVIDENCE_EXPORT_DIR'] || process.cwd();
 
   const pool = new Pool({ connectionString: url, max: 3 });
   pool.on('error', () => undefined);
@@ -125,7 +128,14 @@ async function main(): Promise<number> {
             publicKey: verifierKeyOf(origin, signingKey.publicKey),
           },
         },
-        { candidate: values.candidate, ...(from ? { from } : {}), ...(to ? { to } : {}), exportedBy: values.as, outPath },
+        {
+          candidate: values.candidate,
+          ...(from ? { from } : {}),
+          ...(to ? { to } : {}),
+          exportedBy: values.as,
+          outPath,
+          exportDir,
+        },
       );
     } else {
       if (!(await holdsRole(pool, corpId, values.as, 'legal')))
@@ -142,6 +152,7 @@ async function main(): Promise<number> {
         subjectStream: stream,
         exportedBy: values.as,
         outPath,
+        exportDir,
       });
     }
     const b = result.bundle;

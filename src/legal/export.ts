@@ -49,6 +49,8 @@ export interface LegalExportRequest {
   to?: Date;
   exportedBy: string;
   outPath: string;
+  /** The output must resolve inside this folder (EVIDENCE_EXPORT_DIR). */
+  exportDir?: string;
 }
 
 const CHANNEL_HOW: Readonly<Record<ConversationChannel, string>> = {
@@ -205,5 +207,6 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
     subjectStream: candidate.stream,
     exportedBy: req.exportedBy,
     outPath: req.outPath,
+    ...(req.exportDir !== undefined ? { exportDir: req.exportDir } : {}),
   });
 }

@@ -84,7 +84,11 @@ describe('evidence:export and the offline verifier', () => {
     ledger = createLedger({ pool: db.appPool });
     dir = await mkdtemp(join(tmpdir(), 'hl-export-'));
     key = await writeNewSigningKey(join(dir, 'signing.pem'));
-    env = testEnv({ DATABASE_URL: db.appUrl, EVIDENCE_SIGNING_KEY_FILE: join(dir, 'signing.pem') });
+    env = testEnv({
+      DATABASE_URL: db.appUrl,
+      EVIDENCE_SIGNING_KEY_FILE: join(dir, 'signing.pem'),
+      EVIDENCE_EXPORT_DIR: dir,
+    });
     const directory = createCandidateDirectory(db.appPool);
     const made = await ledger.transact(async (tx) => {
       const c = await directory.candidateFor(tx, TEST_KEYS.corpId, EXTERNAL, { via: 'kf', openKfId: KFID });
@@ -692,6 +696,9 @@ describe('evidence:export and the offline verifier', () => {
     await refused(['--candidate', EXTERNAL, '--out', bundlePath, '--as', 'legal01'], 'already exists');
     await refused(['--candidate', EXTERNAL, '--out', join(dir, 'nope', 'x.zip'), '--as', 'legal01'], 'does not exist');
     await refused(['--candidate', 'wmNobodyAtAll', '--out', join(dir, 'c.zip'), '--as', 'legal01'], '未找到该候选人');
+    // Outside EVIDENCE_EXPORT_DIR, however it is written.
+    await refused(['--candidate', EXTERNAL, '--out', join(dir, '..', 'escaped.zip'), '--as', 'legal01'], 'EVIDENCE_EXPORT_DIR');
+    await refused(['--candidate', EXTERNAL, '--out', 'escaped.zip', '--as', 'legal01'], 'EVIDENCE_EXPORT_DIR'); // the cwd is the project
     await ledger.append({
       stream,
       kind: CONVERSATION_KINDS.message,

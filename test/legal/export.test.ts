@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { inflateRawSync } from 'node:zlib';
@@ -344,6 +344,24 @@ describe('legal export of a candidate (src/legal)', () => {
       exportCandidateEvidence(deps, { candidate: EXTERNAL, exportedBy: 'lvfa01', outPath: join(dir, 'no', 'such', 'x.zip') }),
       /输出目录不存在/,
     );
+    // Outside the export folder: by `..`, and through a symbolic link inside it that points out.
+    const exportDir = join(dir, 'exports');
+    await mkdir(exportDir);
+    await symlink(tmpdir(), join(exportDir, 'out'));
+    for (const outPath of [join(exportDir, '..', 'escaped.zip'), join(exportDir, 'out', `escaped-${candidateId}.zip`)]) {
+      await expectRefused(
+        exportCandidateEvidence(deps, { candidate: EXTERNAL, exportedBy: 'lvfa01', outPath, exportDir }),
+        /不在导出目录/,
+        outPath,
+      );
+    }
+    const inside = await exportCandidateEvidence(deps, {
+      candidate: EXTERNAL,
+      exportedBy: 'lvfa01',
+      outPath: join(exportDir, 'ok.zip'),
+      exportDir,
+    });
+    expect(inside.bytes).toBeGreaterThan(0);
   });
 
   test('roles: only a holder grants or revokes (the first grant excepted), never to oneself; each change is a record', async () => {

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { constants } from 'node:fs';
-import { access, link, open, stat, unlink } from 'node:fs/promises';
-import { basename, dirname, join } from 'node:path';
+import { access, link, open, realpath, stat, unlink } from 'node:fs/promises';
+import { basename, dirname, isAbsolute, join, relative, sep } from 'node:path';
 import type { Pool } from 'pg';
 import type { Ledger } from '../ledger';
 import {
@@ -41,6 +41,11 @@ export interface ExportRequest extends BundleRequest {
   exportedBy: string;
   /** Where the ZIP goes; must not exist yet, its folder must. */
   outPath: string;
+  /**
+   * The folder exports go to (EVIDENCE_EXPORT_DIR): the output must resolve inside it, symbolic
+   * links followed, so a typed or pasted `../` or a link cannot put evidence somewhere else.
+   */
+  exportDir?: string;
 }
 
 export interface ExportResult {
@@ -64,7 +69,7 @@ const USERID = /^[A-Za-z0-9_.@-]{1,64}$/;
 export async function exportBundle(pool: Pool, ledger: Ledger, req: ExportRequest): Promise<ExportResult> {
   if (!USERID.test(req.exportedBy))
     throw new ExportRefusedError(`--as 不是有效的企业微信 userid (not a WeCom userid): ${JSON.stringify(req.exportedBy)}`);
-  await checkOutPath(req.outPath);
+  await checkOutPath(req.outPath, req.exportDir);
   const bundle = await buildBundle(pool, req);
   const tmp = join(dirname(req.outPath), `.${basename(req.outPath)}.${randomUUID()}.tmp`);
   try {
@@ -114,11 +119,21 @@ export async function exportBundle(pool: Pool, ledger: Ledger, req: ExportReques
   }
 }
 
-async function checkOutPath(path: string): Promise<void> {
+async function checkOutPath(path: string, exportDir: string | undefined): Promise<void> {
   if (!path.toLowerCase().endsWith('.zip'))
     throw new ExportRefusedError(`输出文件须以 .zip 结尾 (the output must be a .zip file): ${path}`);
   const parent = await stat(dirname(path)).catch(() => null);
   if (!parent?.isDirectory()) throw new ExportRefusedError(`输出目录不存在 (the output folder does not exist): ${dirname(path)}`);
+  if (exportDir !== undefined) {
+    const root = await realpath(exportDir).catch(() => null);
+    if (root === null) throw new ExportRefusedError(`导出目录不存在 (the export folder does not exist): ${exportDir}`);
+    const where = await realpath(dirname(path));
+    const rel = relative(root, where);
+    if (rel === '..' || rel.startsWith(`..${sep}`) || isAbsolute(rel))
+      throw new ExportRefusedError(
+        `输出路径不在导出目录 ${root} 内 (the output must be inside the export folder, EVIDENCE_EXPORT_DIR): ${path}`,
+      );
+  }
   const exists = await access(path, constants.F_OK).then(
     () => true,
     () => false,
