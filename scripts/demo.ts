@@ -808,7 +808,7 @@ HireLedger 演示环境已就绪（${seconds} 秒）/ demo is up
       : `赵磊（法务）导出陈晨的证据包 ${legalExport.file}，${legalExport.verdict}
                        核验 verify:  node verifier/hireledger-verify.mjs ${legalExport.file} --key '${DEMO_EVIDENCE.verifierKey}'
                        或解压后用浏览器打开 verify.html 选择该 zip；时间线 timeline.pdf / timeline.html 在包内
-                       再导出: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} EVIDENCE_SIGNING_KEY_FILE=${DEMO_EVIDENCE.keyFile} ${archiveVars} npm run -s evidence:export -- --candidate wmCandChenChen0001 --out <file.zip> --as zhaolei
+                       再导出: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} EVIDENCE_SIGNING_KEY_FILE=${DEMO_EVIDENCE.keyFile} EVIDENCE_EXPORT_DIR=${DEMO_EVIDENCE.exportsDir}${archiveVars} npm run -s evidence:export -- --candidate wmCandChenChen0001 --out ${DEMO_EVIDENCE.exportsDir}/<file>.zip --as zhaolei
                        授予法务角色 grant: DATABASE_URL=${redactUrl(DATABASE_URL)} WECOM_CORP_ID=${DEMO_CORP_ID} npm run -s members:role -- grant legal <userid> --as zhaolei`
   }
 
