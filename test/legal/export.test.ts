@@ -1,3 +1,4 @@
+import { execFile } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { mkdir, mkdtemp, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -29,6 +30,7 @@ import { grantRole, holdsRole, revokeRole, RoleError } from '../../src/members';
 // The command itself: its main runs only when it is the program.
 import { parseWhen } from '../../scripts/evidence-export';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { testEnv } from '../support/env';
 import { TEST_KEYS } from '../support/keys';
 
 /**
@@ -41,6 +43,7 @@ const ORIGIN = checkpointOrigin(CORP);
 const EXTERNAL = 'wmLegalExport0001';
 const KFID = 'wkLegalAccount01';
 const root = join(__dirname, '..', '..');
+const tsx = join(root, 'node_modules', '.bin', 'tsx');
 
 /** The test's own ZIP reader (trusting): entries by name, with their method. */
 function unzip(buf: Buffer): Map<string, { data: Buffer; method: number }> {
@@ -362,6 +365,33 @@ describe('legal export of a candidate (src/legal)', () => {
       exportDir,
     });
     expect(inside.bytes).toBeGreaterThan(0);
+  });
+
+  test('--stream exports one stream (a member stream here) without documents, through the command', async () => {
+    const env = testEnv({
+      DATABASE_URL: db.appUrl,
+      EVIDENCE_SIGNING_KEY_FILE: join(dir, 'signing.pem'),
+      EVIDENCE_EXPORT_DIR: dir,
+    });
+    const cli = (args: string[]) =>
+      new Promise<{ code: number; stderr: string }>((done) => {
+        execFile(tsx, [join(root, 'scripts', 'evidence-export.ts'), ...args], { env }, (err, _o, stderr) =>
+          done({ code: err ? Number((err as { code?: number }).code ?? 1) : 0, stderr: String(stderr) }),
+        );
+      });
+    const ok = await cli(['--stream', 'member:zhangmin', '--out', out('stream.zip'), '--as', 'lvfa01']);
+    expect(ok).toMatchObject({ code: 0 });
+    const files = unzip(await readFile(out('stream.zip')));
+    expect([...files.keys()].filter((n) => n.startsWith('timeline'))).toEqual([]);
+    const manifest = json((files.get('manifest.json') as { data: Buffer }).data) as {
+      streams: { stream: string; complete: boolean }[];
+    };
+    expect(manifest.streams).toEqual([expect.objectContaining({ stream: 'member:zhangmin', complete: true })]);
+    const refused = await cli(['--stream', 'member:zhangmin', '--out', out('stream2.zip'), '--as', 'zhangmin']);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/法务/);
+    expect(refused.stderr).not.toMatch(/usage:/); // a refusal, not a mistake on the command line
+    await expect(readFile(out('stream2.zip'))).rejects.toThrow(/ENOENT/);
   });
 
   test('roles: only a holder grants or revokes (the first grant excepted), never to oneself; each change is a record', async () => {
