@@ -40,6 +40,7 @@ import { createWecomClient } from '../src/wecom/api';
 import { createExternalContactIds } from '../src/wecom/external-contacts';
 import { defaultSeed, DEMO_AGENT_ID, DEMO_CORP_ID, KF_OPEN_KFID, OFFER_CONTROLS, OFFER_TEMPLATE_ID } from '../sandbox/seed';
 import { buildFinanceSdkStandIn } from '../sandbox/archive/build';
+import { enterAgentXml } from '../sandbox/callbacks';
 import { createSandbox, type Sandbox } from '../sandbox/server';
 import { spSeqFromTime } from '../sandbox/state';
 import {
@@ -632,6 +633,19 @@ async function main(): Promise<void> {
 
   // The scenario, through WeCom's channels: callbacks from the sandbox, API calls via the client.
   const a = sandbox.actions;
+  // The staff open HireLedger in WeCom (enter_agent): the members module records each visit and
+  // fetches what the directory says of them, the record a legal export's 身份信息 ties a userid to.
+  for (const userid of ['zhangmin', 'liqiang', 'wangfang', 'chenjing', 'zhaolei']) {
+    await sandbox.deliverCallback(
+      enterAgentXml({
+        corpId: DEMO_CORP_ID,
+        fromUserId: userid,
+        createTime: Math.floor(Date.now() / 1000),
+        agentId: DEMO_AGENT_ID,
+      }),
+      { kind: 'raw', summary: `${userid} 打开 HireLedger` },
+    );
+  }
   await a.externalContactChange({
     change_type: 'add_external_contact',
     userid: 'zhangmin',

@@ -12,7 +12,7 @@ import {
 import { exportBundle, ExportRefusedError, EXPORTED_KIND, type BundleContext, type ExportResult } from '../evidence/export';
 import { holdsRole, MEMBER_KINDS, MEMBER_STREAMS } from '../members';
 import { completenessReport, readTimeline, resolveCandidate, type ChannelStatus, type TimelineEntry } from '../timeline';
-import { renderLegalDocuments } from './documents';
+import { involvedMembers, renderLegalDocuments } from './documents';
 
 /**
  * A candidate's evidence for a dispute (issue 11): the candidate's own stream whole (or a range of
@@ -87,25 +87,25 @@ function channelsAsHeld(
   return out;
 }
 
-const NOT_MEMBERS = new Set(['hireledger', 'wecom', 'sys', '']);
-const USERID = /^[a-z0-9_.@-]{1,64}$/;
-
 /**
- * The identity section ties each account to a person (LEGAL.md): for every member who acted on the
- * candidate's stream, the newest directory record (member.profile, what WeCom's directory said of
- * them) within the newest signed checkpoint goes into the bundle as a single linked record.
+ * The identity section ties each account to a person (LEGAL.md): for every member who took part
+ * (the same list the documents show), the newest directory record (member.profile, what WeCom's
+ * directory said of them) within the newest signed checkpoint goes into the bundle as a single
+ * linked record.
  */
-async function memberProfiles(deps: LegalExportDeps, entries: readonly TimelineEntry[]): Promise<number[]> {
+async function memberProfiles(
+  deps: LegalExportDeps,
+  candidate: { id: string; externalUserId: string; stream: string },
+  entries: readonly TimelineEntry[],
+): Promise<number[]> {
   const checkpoint = await latestCheckpoint(deps.pool, deps.origin, verifierKeyOf(deps.origin, deps.signingKey.publicKey));
   if (!checkpoint) return []; // the export refuses anyway, saying why
-  const members = new Set(
-    entries
-      .filter((e) => e.who.role !== 'candidate' && USERID.test(e.who.actor) && !NOT_MEMBERS.has(e.who.actor))
-      .map((e) => e.who.actor),
-  );
   const reader = createLedgerReader(deps.pool);
+  const records: StoredRecord[] = [];
+  for await (const r of reader.cursor({ stream: candidate.stream, pageSize: 1000 })) records.push(r);
+  const members = involvedMembers({ entries, records, candidate });
   const seqs: number[] = [];
-  for (const userid of [...members].sort()) {
+  for (const userid of [...members.keys()].sort()) {
     let newest: number | undefined;
     for await (const r of reader.cursor({ stream: MEMBER_STREAMS.member(userid), pageSize: 500 })) {
       if (r.seq > checkpoint.size) break;
@@ -131,7 +131,9 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
   const externalUserId = (await directory.externalUserIds(deps.corpId, candidate.candidateId)).join(', ');
   const { entries } = await readTimeline(deps.pool, candidate, { verify: true });
   const linkedSeqs = entries.flatMap((e) => (e.linked ? [e.linked.seq] : []));
-  linkedSeqs.push(...(await memberProfiles(deps, entries)));
+  linkedSeqs.push(
+    ...(await memberProfiles(deps, { id: candidate.candidateId, externalUserId, stream: candidate.stream }, entries)),
+  );
   const owner = { corpId: deps.corpId, owner: candidate.candidateId };
   const media = deps.media;
 

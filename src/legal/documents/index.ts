@@ -11,6 +11,7 @@ import { DOCUMENT_FILES, type DocumentFile, type LegalDocumentsInput, type Legal
  */
 
 export { CSV_HEADER } from './csv';
+export { involvedMembers } from './model';
 export { fixPdf } from './pdf';
 export { APPROVED_DIVIDER, STAGE_LABEL, type StageKey } from './stages';
 export { DOCUMENT_FILES, type DocumentFile, type LegalDocumentsInput, type LegalDocumentsOptions } from './types';

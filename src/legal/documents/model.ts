@@ -272,7 +272,12 @@ function confirmationsOf(records: readonly StoredRecord[]): ConfirmationFact[] {
   return out;
 }
 
-function membersOf(input: LegalDocumentsInput): MemberFact[] {
+/**
+ * The members who took part, with what they did: the recruiters who wrote, drafted or sent, the
+ * approvers the routing named and those who approved. The exporter brings each one's directory
+ * record into the bundle from the same list (src/legal/export.ts).
+ */
+export function involvedMembers(input: Pick<LegalDocumentsInput, 'entries' | 'records' | 'candidate'>): Map<string, Set<string>> {
   const roles = new Map<string, Set<string>>();
   const add = (userid: string | undefined, role: string) => {
     const u = userid?.toLowerCase();
@@ -296,6 +301,11 @@ function membersOf(input: LegalDocumentsInput): MemberFact[] {
       }
     }
   }
+  return roles;
+}
+
+function membersOf(input: LegalDocumentsInput): MemberFact[] {
+  const roles = involvedMembers(input);
   const profiles = memberProfiles(input.records);
   return [...roles.keys()].sort().map((userid) => ({
     userid,
