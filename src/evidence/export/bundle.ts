@@ -45,6 +45,17 @@ export type DocumentName = (typeof DOCUMENT_NAMES)[number];
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/** The files every bundle holds besides the manifest, the statement, media and the caller's documents. */
+const FIXED_FILES = [
+  'checkpoint.txt',
+  'format.md',
+  'proofs.jsonl',
+  'public-key.txt',
+  'records.jsonl',
+  'verify.html',
+  'witnesses.json',
+] as const;
+
 export interface BundleMediaSource {
   /** The SHA-256s (lower-case hex) of the media a record references; none for most records. */
   refs(record: StoredRecord): readonly string[];
@@ -188,15 +199,32 @@ export async function buildBundle(pool: Pool, req: BundleRequest): Promise<Bundl
   }
   const records = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 
+  const media = await mediaOf(records, req.media);
+  const names = [
+    ...FIXED_FILES,
+    ...(req.verifierScript ? ['hireledger-verify.mjs'] : []),
+    ...media.flatMap((m) => (m.data ? [`media/${m.sha256}`] : [])),
+  ].sort();
+  // The caller's documents (printing a PDF takes seconds) are made while the proofs are asked.
+  const documents = req.documents
+    ? req.documents({ records, checkpoint, files: names })
+    : Promise.resolve(new Map<DocumentName, Buffer>());
+  documents.catch(() => undefined); // awaited below; not unhandled if the proofs fail first
+
   const store = createMerkleStore(pool);
+  // One round trip per thousand proofs (merkle-store's inclusionProofs), not one per record.
+  const proofs = await store.inclusionProofs(
+    records.map((r) => r.seq),
+    checkpoint.size,
+  );
   let recordsJsonl = '';
   let proofsJsonl = '';
-  for (const r of records) {
+  records.forEach((r, i) => {
     // What is exported is re-hashed first: a record the database altered is refused, not bundled.
     if (leafHashOfHeader(headerOf(r)) !== r.hash) {
       throw new ExportRefusedError(`record ${r.seq} no longer hashes to its stored hash; run npm run evidence:verify`);
     }
-    const p = await store.inclusionProof(r.seq, checkpoint.size);
+    const p = proofs[i] as (typeof proofs)[number];
     if (!p.root.equals(checkpoint.rootHash)) {
       throw new ExportRefusedError(
         `the stored Merkle tree of ${checkpoint.size} records no longer has the checkpoint's root; run npm run evidence:verify`,
@@ -210,7 +238,7 @@ export async function buildBundle(pool: Pool, req: BundleRequest): Promise<Bundl
       leaf_hash: p.leafHash.toString('hex'),
       path: p.path.map((b) => b.toString('hex')),
     })}\n`;
-  }
+  });
   const streams = streamsOf(records, whole);
 
   const files = new Map<string, Buffer>([
@@ -223,14 +251,10 @@ export async function buildBundle(pool: Pool, req: BundleRequest): Promise<Bundl
     ...(req.verifierScript ? ([['hireledger-verify.mjs', req.verifierScript]] as const) : []),
     ['witnesses.json', await witnessesFile(pool, checkpoint)],
   ]);
-  const media = await mediaOf(records, req.media);
   for (const m of media) if (m.data) files.set(`media/${m.sha256}`, m.data);
-  if (req.documents) {
-    const docs = await req.documents({ records, checkpoint, files: [...files.keys()].sort() });
-    for (const [name, data] of docs) {
-      if (!(DOCUMENT_NAMES as readonly string[]).includes(name)) throw new Error(`not a bundle document: ${name}`);
-      files.set(name, data);
-    }
+  for (const [name, data] of await documents) {
+    if (!(DOCUMENT_NAMES as readonly string[]).includes(name)) throw new Error(`not a bundle document: ${name}`);
+    files.set(name, data);
   }
 
   const manifest = {
