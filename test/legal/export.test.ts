@@ -22,8 +22,9 @@ import {
   verifierKeyOf,
   type Ledger,
   type SigningKey,
+  type StoredRecord,
 } from '../../src/evidence';
-import { EXPORTED_KIND, ExportRefusedError } from '../../src/evidence/export';
+import { buildBundle, EXPORTED_KIND, ExportRefusedError } from '../../src/evidence/export';
 import { writeNewSigningKey } from '../../src/evidence/signing-key';
 import { exportCandidateEvidence, type LegalExportDeps } from '../../src/legal';
 import { grantRole, holdsRole, revokeRole, RoleError } from '../../src/members';
@@ -63,6 +64,12 @@ function unzip(buf: Buffer): Map<string, { data: Buffer; method: number }> {
     p += 46 + nlen + buf.readUInt16LE(p + 30) + buf.readUInt16LE(p + 32);
   }
   return out;
+}
+
+/** The media a record names, as src/legal reads them (a stored conversation media record). */
+function mediaRefsForTest(r: StoredRecord): string[] {
+  const p = r.payload as Record<string, unknown> | null;
+  return p && p['status'] === 'stored' && typeof p['sha256'] === 'string' ? [p['sha256']] : [];
 }
 
 const json = (b: Buffer): Record<string, unknown> => JSON.parse(b.toString('utf8')) as Record<string, unknown>;
@@ -392,6 +399,30 @@ describe('legal export of a candidate (src/legal)', () => {
     expect(refused.stderr).toMatch(/法务/);
     expect(refused.stderr).not.toMatch(/usage:/); // a refusal, not a mistake on the command line
     await expect(readFile(out('stream2.zip'))).rejects.toThrow(/ENOENT/);
+  });
+
+  test('a media file the store lost is declared missing, and the documents are made without it', async () => {
+    const seen: string[][] = [];
+    const bundle = await buildBundle(db.appPool, {
+      streams: [stream],
+      origin: ORIGIN,
+      signingKey: key,
+      formatSpec: Buffer.from('format'),
+      verifyHtml: Buffer.from('<!doctype html>'),
+      media: { refs: (r) => mediaRefsForTest(r), read: () => Promise.resolve(null) },
+      documents: (ctx) => {
+        seen.push([...ctx.files]);
+        return Promise.resolve(new Map([['custody.jsonl', Buffer.from('')]] as const));
+      },
+    });
+    const manifest = json(bundle.files.get('manifest.json') as Buffer) as { media: unknown[] };
+    expect(manifest.media).toEqual([{ sha256: imageSha, missing: true, records: [expect.any(Number)] }]);
+    expect([...bundle.files.keys()].some((n) => n.startsWith('media/'))).toBe(false);
+    // Made first on the word that the media is there, then again once it was found missing.
+    expect(seen).toHaveLength(2);
+    expect(seen[0]).toContain(`media/${imageSha}`);
+    expect(seen[1]).not.toContain(`media/${imageSha}`);
+    expect(bundle.media).toEqual({ files: 0, bytes: 0, missing: 1 });
   });
 
   test('roles: only a holder grants or revokes (the first grant excepted), never to oneself; each change is a record', async () => {

@@ -199,17 +199,27 @@ export async function buildBundle(pool: Pool, req: BundleRequest): Promise<Bundl
   }
   const records = [...bySeq.values()].sort((a, b) => a.seq - b.seq);
 
-  const media = await mediaOf(records, req.media);
-  const names = [
-    ...FIXED_FILES,
-    ...(req.verifierScript ? ['hireledger-verify.mjs'] : []),
-    ...media.flatMap((m) => (m.data ? [`media/${m.sha256}`] : [])),
-  ].sort();
-  // The caller's documents (printing a PDF takes seconds) are made while the proofs are asked.
-  const documents = req.documents
-    ? req.documents({ records, checkpoint, files: names })
-    : Promise.resolve(new Map<DocumentName, Buffer>());
-  documents.catch(() => undefined); // awaited below; not unhandled if the proofs fail first
+  const refs = mediaRefsOf(records, req.media);
+  const namesWith = (missing: ReadonlySet<string>) =>
+    [
+      ...FIXED_FILES,
+      ...(req.verifierScript ? ['hireledger-verify.mjs'] : []),
+      ...[...refs.keys()].flatMap((h) => (missing.has(h) ? [] : [`media/${h}`])),
+    ].sort();
+  const makeDocuments = (files: string[]) => {
+    const p = req.documents ? req.documents({ records, checkpoint, files }) : Promise.resolve(new Map<DocumentName, Buffer>());
+    p.catch(() => undefined); // awaited below; not unhandled if something else fails first
+    return p;
+  };
+  // The caller's documents (printing a PDF takes seconds) are made while the media is read and the
+  // proofs are asked, on the word that every media file is there; remade in the rare case one is not.
+  let documents = makeDocuments(namesWith(new Set()));
+  const media = await mediaOf(refs, req.media);
+  const missing = new Set(media.filter((m) => !m.data).map((m) => m.sha256));
+  if (missing.size > 0) {
+    await documents.catch(() => undefined);
+    documents = makeDocuments(namesWith(missing));
+  }
 
   const store = createMerkleStore(pool);
   // One round trip per thousand proofs (merkle-store's inclusionProofs), not one per record.
@@ -350,9 +360,10 @@ interface BundledMedia {
   records: number[];
 }
 
-async function mediaOf(records: readonly StoredRecord[], source: BundleMediaSource | undefined): Promise<BundledMedia[]> {
-  if (!source) return [];
+/** The media the records name, by SHA-256, with the seqs naming each. */
+function mediaRefsOf(records: readonly StoredRecord[], source: BundleMediaSource | undefined): Map<string, number[]> {
   const by = new Map<string, number[]>();
+  if (!source) return by;
   for (const r of records) {
     for (const h of source.refs(r)) {
       if (!SHA256_HEX.test(h)) continue;
@@ -361,6 +372,11 @@ async function mediaOf(records: readonly StoredRecord[], source: BundleMediaSour
       by.set(h, seqs);
     }
   }
+  return by;
+}
+
+async function mediaOf(by: ReadonlyMap<string, number[]>, source: BundleMediaSource | undefined): Promise<BundledMedia[]> {
+  if (!source) return [];
   const out: BundledMedia[] = [];
   for (const sha256 of [...by.keys()].sort()) {
     const data = await source.read(sha256);
