@@ -19,7 +19,7 @@ import {
 } from '../src/conversations';
 import { createLedger, type EvidenceEntry, type JsonValue } from '../src/evidence';
 import { grantRole } from '../src/members';
-import { CALLBACK_SOURCE, WECOM_STREAMS } from '../src/wecom/names';
+import { callback, KFID, message } from './ledger-records';
 
 export interface LedgerShape {
   records: number;
@@ -41,75 +41,10 @@ export interface Subject {
   externalUserId: string;
 }
 const OTHER_CANDIDATES = 10_000;
-const KFID = 'wkBenchAccount01';
 const T0 = Date.UTC(2026, 9, 1, 1, 0, 0);
-
-const LINES = [
-  '我再考虑一下，薪资能否再谈？',
-  '好的，明天下午三点方便面试吗',
-  '收到👌 我这边没问题',
-  'offer什么时候能发呀',
-  '家里人还要商量一下',
-];
 
 function otherCandidate(i: number): string {
   return `cd_${(i % OTHER_CANDIDATES).toString(16).padStart(32, '0')}`;
-}
-
-function message(stream: string, who: string, i: number, at: number, role: 'candidate' | 'recruiter'): EvidenceEntry {
-  const channel = i % 3 === 0 ? 'archive' : 'kf';
-  const msgid = `bench${i}`;
-  const text = `${LINES[i % LINES.length] as string}（${i}）`;
-  return {
-    stream,
-    kind: CONVERSATION_KINDS.message,
-    occurredAt: new Date(at),
-    actor: role === 'recruiter' ? `recruiter${i % 50}` : who,
-    source: CONVERSATION_SOURCES[channel],
-    sourceRef:
-      channel === 'kf' ? CONVERSATION_SOURCE_REFS.kfMessage(KFID, msgid) : CONVERSATION_SOURCE_REFS.archiveMessage(msgid),
-    payload: {
-      channel,
-      role,
-      msgid,
-      msgtype: 'text',
-      text,
-      ...(channel === 'kf' ? { open_kfid: KFID } : { archive_seq: i }),
-      ...(role === 'recruiter' ? { recruiter: `recruiter${i % 50}` } : {}),
-      message: {
-        msgid,
-        msgtype: 'text',
-        origin: role === 'candidate' ? 3 : 5,
-        send_time: Math.floor(at / 1000),
-        text: { content: text },
-      },
-    },
-    raw: {
-      msgid,
-      msgtype: 'text',
-      origin: role === 'candidate' ? 3 : 5,
-      send_time: Math.floor(at / 1000),
-      text: { content: text },
-    },
-  };
-}
-
-function callback(i: number, at: number): EvidenceEntry {
-  const contact = `xc_${i.toString(16).padStart(32, '0')}`;
-  return {
-    stream: WECOM_STREAMS.externalContact(contact),
-    kind: 'wecom.callback.event.change_external_contact',
-    occurredAt: new Date(at),
-    actor: `recruiter${i % 50}`,
-    source: CALLBACK_SOURCE,
-    sourceRef: `wwbench:contact-v2:add_external_contact:recruiter${i % 50}:${contact}:${Math.floor(at / 1000)}`,
-    payload: {
-      type: 'event.change_external_contact',
-      format: 'xml',
-      fields: { ChangeType: 'add_external_contact', UserID: `recruiter${i % 50}`, CreateTime: String(Math.floor(at / 1000)) },
-    },
-    raw: { query: `msg_signature=${i}`, body: `<xml><Encrypt>${'A'.repeat(200)}</Encrypt></xml>` },
-  };
 }
 
 function mediaRecord(

@@ -26,13 +26,14 @@ import { randomBytes } from 'node:crypto';
 import { cpus, loadavg } from 'node:os';
 import { Client, Pool } from 'pg';
 import { CANDIDATE_KINDS, CANDIDATE_SOURCE_REFS, CANDIDATE_STREAMS, CANDIDATES_SOURCE } from '../src/candidates';
-import { CONVERSATION_KINDS, CONVERSATION_SOURCE_REFS, CONVERSATION_SOURCES } from '../src/conversations';
+import { CONVERSATION_KINDS } from '../src/conversations';
 import { createLedger, type EvidenceEntry } from '../src/evidence';
 import { migrate } from '../src/infra/db/migrate';
 import { SIGNAL_KINDS, SIGNAL_SOURCE_REFS, SIGNALS_SOURCE } from '../src/signals';
 import { readTimeline, type TimelineCandidate } from '../src/timeline';
-import { CALLBACK_SOURCE, WECOM_STREAMS } from '../src/wecom/names';
+import { CALLBACK_SOURCE } from '../src/wecom/names';
 import { BASE_DATABASE_URL, databaseUrl } from '../test/support/env';
+import { callback, message } from './ledger-records';
 
 const RECORDS = Number(process.env['BENCH_RECORDS'] ?? 1_000_000);
 const MESSAGES = Number(process.env['BENCH_MESSAGES'] ?? 20_000);
@@ -45,7 +46,6 @@ const REUSE = process.env['BENCH_DATABASE'];
 const HIT_EVERY = 100;
 const LINK_EVERY = 1000;
 const OTHER_CANDIDATES = 10_000;
-const KFID = 'wkBenchAccount01';
 const T0 = Date.UTC(2026, 9, 1, 1, 0, 0);
 
 const CANDIDATE = `cd_${'b'.repeat(32)}`;
@@ -53,70 +53,6 @@ const STREAM = CANDIDATE_STREAMS.candidate(CANDIDATE);
 
 function otherCandidate(i: number): string {
   return `cd_${(i % OTHER_CANDIDATES).toString(16).padStart(32, '0')}`;
-}
-
-const LINES = [
-  '我再考虑一下，薪资能否再谈？',
-  '好的，明天下午三点方便面试吗',
-  '收到👌 我这边没问题',
-  'offer什么时候能发呀',
-  '家里人还要商量一下',
-];
-
-function message(stream: string, who: string, i: number, at: number, role: 'candidate' | 'recruiter'): EvidenceEntry {
-  const channel = i % 3 === 0 ? 'archive' : 'kf';
-  const msgid = `bench${i}`;
-  const text = `${LINES[i % LINES.length] as string}（${i}）`;
-  return {
-    stream,
-    kind: CONVERSATION_KINDS.message,
-    occurredAt: new Date(at),
-    actor: role === 'recruiter' ? `recruiter${i % 50}` : who,
-    source: CONVERSATION_SOURCES[channel],
-    sourceRef:
-      channel === 'kf' ? CONVERSATION_SOURCE_REFS.kfMessage(KFID, msgid) : CONVERSATION_SOURCE_REFS.archiveMessage(msgid),
-    payload: {
-      channel,
-      role,
-      msgid,
-      msgtype: 'text',
-      text,
-      ...(channel === 'kf' ? { open_kfid: KFID } : { archive_seq: i }),
-      ...(role === 'recruiter' ? { recruiter: `recruiter${i % 50}` } : {}),
-      message: {
-        msgid,
-        msgtype: 'text',
-        origin: role === 'candidate' ? 3 : 5,
-        send_time: Math.floor(at / 1000),
-        text: { content: text },
-      },
-    },
-    raw: {
-      msgid,
-      msgtype: 'text',
-      origin: role === 'candidate' ? 3 : 5,
-      send_time: Math.floor(at / 1000),
-      text: { content: text },
-    },
-  };
-}
-
-function callback(i: number, at: number): EvidenceEntry {
-  const contact = `xc_${i.toString(16).padStart(32, '0')}`;
-  return {
-    stream: WECOM_STREAMS.externalContact(contact),
-    kind: 'wecom.callback.event.change_external_contact',
-    occurredAt: new Date(at),
-    actor: `recruiter${i % 50}`,
-    source: CALLBACK_SOURCE,
-    sourceRef: `wwbench:contact-v2:add_external_contact:recruiter${i % 50}:${contact}:${Math.floor(at / 1000)}`,
-    payload: {
-      type: 'event.change_external_contact',
-      format: 'xml',
-      fields: { ChangeType: 'add_external_contact', UserID: `recruiter${i % 50}`, CreateTime: String(Math.floor(at / 1000)) },
-    },
-    raw: { query: `msg_signature=${i}`, body: `<xml><Encrypt>${'A'.repeat(200)}</Encrypt></xml>` },
-  };
 }
 
 /** The i-th record of the ledger: the candidate's on every (RECORDS / MESSAGES)-th, others' otherwise. */
