@@ -48,7 +48,8 @@ table.kv th { width: 32mm; background: #f4f5f7; }
 pre.key { font-family: ${MONO}; font-size: 7pt; white-space: pre-wrap; word-break: break-all; margin: 1mm 0; }
 /* A hash never wraps: its 64 digits stay on one line for the reader and for pdftotext. */
 td.hash { font-family: ${MONO}; font-size: 7pt; white-space: nowrap; overflow-wrap: normal; color: #333; border-top: none; padding-top: 0; }
-tbody.entry:has(td.hash) td.main { border-bottom: none; }
+/* A class, not :has(td.hash): :has() over thousands of rows costs Chromium's layout seconds. */
+tbody.with-hash td.main { border-bottom: none; }
 td.seq, td.no { white-space: nowrap; text-align: right; }
 td.blank { min-width: 25mm; }
 table.evidence, table.timeline { table-layout: fixed; }
@@ -115,7 +116,7 @@ function evidenceList(model: DocumentModel): string {
     .map((e) => {
       const seq = e.seq && !e.where.includes('seq ') ? `<br><span class="note">seq ${html(e.seq)}</span>` : '';
       const main = `<tr><td class="no main">${e.no}</td><td class="main">${html(e.name)}${e.when ? `<br><span class="note">${html(e.when)}（北京时间）</span>` : ''}</td><td class="main">${html(e.source)}</td><td class="blank main"></td><td class="main">${html(e.where)}${seq}</td></tr>`;
-      return `<tbody class="entry">${main}${e.hash ? `<tr><td class="hash" colspan="5">哈希 ${html(e.hash)}</td></tr>` : ''}</tbody>`;
+      return `<tbody class="entry${e.hash ? ' with-hash' : ''}">${main}${e.hash ? `<tr><td class="hash" colspan="5">哈希 ${html(e.hash)}</td></tr>` : ''}</tbody>`;
     })
     .join('\n');
   return `<section>
@@ -134,7 +135,7 @@ function entry(row: TimelineRow): string {
   const divider = row.firstApproval
     ? `<tbody><tr class="divider"><td colspan="${COLS}">${html(APPROVED_DIVIDER)}</td></tr></tbody>\n`
     : '';
-  return `${divider}<tbody class="entry${stage ? ` stage-${stage}` : ''}"><tr><td class="main time">${html(beijing(row.at))}</td><td class="main">${html(
+  return `${divider}<tbody class="entry with-hash${stage ? ` stage-${stage}` : ''}"><tr><td class="main time">${html(beijing(row.at))}</td><td class="main">${html(
     row.who,
   )}</td><td class="main">${badge}${html(row.what)}</td><td class="main channel">${html(row.channel)}</td><td class="main seq">${row.seq}</td></tr>
 <tr><td class="hash" colspan="${COLS}">哈希 ${html(row.hash)}${linked}</td></tr></tbody>`;
