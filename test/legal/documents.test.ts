@@ -121,7 +121,7 @@ describe('legal documents', () => {
     expect(divider).toBeLessThan(text.indexOf('审批通过offer第1版审批通过'));
     // In the HTML, the stage's colour class is on the row's group.
     const html = doc(first, 'timeline.html').toString('utf8');
-    expect(html).toMatch(/<tbody class="entry stage-accepted"><tr>(?:(?!<\/tbody>).)*候选人接受了 offer 第 1 版/s);
+    expect(html).toMatch(/<tbody class="entry with-hash stage-accepted"><tr>(?:(?!<\/tbody>).)*候选人接受了 offer 第 1 版/s);
     expect(html).toMatch(/tbody\.stage-accepted td \{ background: #[0-9a-f]{6}; \}/);
   });
 
