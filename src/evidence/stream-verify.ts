@@ -4,7 +4,7 @@ import type { StoredRecord } from './reader';
 import { createHash } from 'node:crypto';
 import { HASH_VERSION, hashedForm, sha256Hex, type RecordHeader } from './record';
 import { StoredJsonError, parseStoredJson } from './stored-json';
-import { hashedTime, type VerifyProblem } from './verify';
+import { hashedTime, headerOfRow, type VerifyProblem } from './verify';
 
 /**
  * Reading one stream (and the few records it points to) with, on request, every record re-verified:
@@ -211,25 +211,11 @@ function readVerified(row: TextRow, problems: VerifyProblem[]): CheckedRecord {
       detail: `hash_version ${row.hash_version} is not supported by this verifier`,
     });
   }
-  const occurredAt = hashedTime(row.occurred_at);
-  const recordedAt = hashedTime(row.recorded_at);
-  if (typeof occurredAt === 'string' || typeof recordedAt === 'string') {
-    const why = typeof occurredAt === 'string' ? `occurred_at ${occurredAt}` : `recorded_at ${String(recordedAt)}`;
-    problems.push({ kind: 'hash_mismatch', ...at, detail: why });
+  const header = headerOfRow(row, seq);
+  if ('unhashable' in header) {
+    problems.push({ kind: 'hash_mismatch', ...at, detail: header.unhashable });
   } else {
-    const recomputed = leafHashFast({
-      seq,
-      stream: row.stream,
-      kind: row.kind,
-      occurredAt,
-      recordedAt,
-      actor: row.actor,
-      source: row.source,
-      sourceRef: row.source_ref,
-      payloadSha256: row.payload_sha256,
-      rawSha256: row.raw_sha256,
-      prevHash: row.prev_hash,
-    });
+    const recomputed = leafHashFast(header);
     if (recomputed !== row.hash) {
       problems.push({ kind: 'hash_mismatch', ...at, detail: `stored hash ${row.hash} but the record hashes to ${recomputed}` });
     }
@@ -259,8 +245,8 @@ function readVerified(row: TextRow, problems: VerifyProblem[]): CheckedRecord {
   }
   return toRecord(
     row,
-    typeof occurredAt === 'string' ? displayTime(row.occurred_at) : occurredAt,
-    typeof recordedAt === 'string' ? displayTime(row.recorded_at) : recordedAt,
+    'unhashable' in header ? displayTime(row.occurred_at) : header.occurredAt,
+    'unhashable' in header ? displayTime(row.recorded_at) : header.recordedAt,
     payload,
     raw,
   );

@@ -2,7 +2,7 @@ import { hash } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
 import { canonicalize, type JsonValue } from './canonical';
 import { MerkleFrontier, type MerkleNode } from './merkle';
-import { HASH_VERSION, contentDigest, leafHashOfHeader } from './record';
+import { HASH_VERSION, contentDigest, leafHashOfHeader, type RecordHeader } from './record';
 import { StoredJsonError, parseStoredJson } from './stored-json';
 
 /**
@@ -345,13 +345,28 @@ function plain(s: string): boolean {
   return !s.includes('\u0000') && s.isWellFormed();
 }
 
-/** The leaf hash of a row by the general path, or why the row cannot be hashed as stored. */
-function leafHashOfRow(row: DbRow, seq: number): string | { unhashable: string } {
+/** The hashed header fields of a stored row, as both walks (this file's and stream-verify.ts's) read them. */
+export type HeaderRow = Pick<
+  DbRow,
+  | 'stream'
+  | 'kind'
+  | 'occurred_at'
+  | 'recorded_at'
+  | 'actor'
+  | 'source'
+  | 'source_ref'
+  | 'payload_sha256'
+  | 'raw_sha256'
+  | 'prev_hash'
+>;
+
+/** The header a row's hash covers, or why the row cannot be hashed as stored. */
+export function headerOfRow(row: HeaderRow, seq: number): RecordHeader | { unhashable: string } {
   const occurredAt = hashedTime(row.occurred_at);
   const recordedAt = hashedTime(row.recorded_at);
   if (typeof occurredAt === 'string') return { unhashable: `occurred_at ${occurredAt}` };
   if (typeof recordedAt === 'string') return { unhashable: `recorded_at ${recordedAt}` };
-  return leafHashOfHeader({
+  return {
     seq,
     stream: row.stream,
     kind: row.kind,
@@ -363,7 +378,13 @@ function leafHashOfRow(row: DbRow, seq: number): string | { unhashable: string }
     payloadSha256: row.payload_sha256,
     rawSha256: row.raw_sha256,
     prevHash: row.prev_hash,
-  });
+  };
+}
+
+/** The leaf hash of a row by the general path, or why the row cannot be hashed as stored. */
+function leafHashOfRow(row: DbRow, seq: number): string | { unhashable: string } {
+  const header = headerOfRow(row, seq);
+  return 'unhashable' in header ? header : leafHashOfHeader(header);
 }
 
 /**
