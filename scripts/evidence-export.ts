@@ -6,10 +6,9 @@ import { Pool } from 'pg';
 import { createMediaStore, type MediaStoreKind } from '../src/conversations';
 import { ARCHIVE_STREAMS } from '../src/conversations/archive';
 import { checkpointOrigin, createLedger, loadSigningKey, verifierKeyOf } from '../src/evidence';
-import { exportBundle, ExportRefusedError, type ExportResult } from '../src/evidence/export';
-import { exportCandidateEvidence } from '../src/legal';
+import { ExportRefusedError } from '../src/evidence/export';
+import { exportCandidateEvidence, exportStreamEvidence, type LegalExportDeps } from '../src/legal';
 import { projectRoot } from '../src/infra/paths';
-import { holdsRole } from '../src/members';
 import { archiveSettingsFromEnv, channelStatuses } from './channel-status';
 
 /**
@@ -98,63 +97,36 @@ async function main(): Promise<number> {
   pool.on('error', () => undefined);
   const ledger = createLedger({ pool });
   try {
-    let result: ExportResult;
-    if (values.candidate) {
-      const mediaKind = (process.env['MEDIA_STORE'] || 'pg') as MediaStoreKind;
-      const mediaDir = process.env['MEDIA_DIR'] || undefined;
-      const media = createMediaStore(pool, {
-        kind: mediaKind,
-        ...(mediaDir ? { dir: mediaDir } : {}),
-        maxBytes: Number(process.env['MEDIA_MAX_BYTES'] || 20971520),
-      });
-      const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
-      result = await exportCandidateEvidence(
-        {
-          pool,
-          ledger,
-          corpId,
-          origin,
-          signingKey,
-          formatSpec,
-          verifyHtml,
-          verifierScript,
-          chromiumPath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
-          media,
-          channels: channelStatuses(archiveSettingsFromEnv()),
-          sharedStreams: [ARCHIVE_STREAMS.corp(corpId)],
-          system: {
-            version: pkg.version,
-            keyHolder: process.env['EVIDENCE_KEY_HOLDER'] || '未配置（EVIDENCE_KEY_HOLDER）',
-            publicKey: verifierKeyOf(origin, signingKey.publicKey),
-          },
-        },
-        {
-          candidate: values.candidate,
-          ...(from ? { from } : {}),
-          ...(to ? { to } : {}),
-          exportedBy: values.as,
-          outPath,
-          exportDir,
-        },
-      );
-    } else {
-      if (!(await holdsRole(pool, corpId, values.as, 'legal')))
-        throw new ExportRefusedError(`${values.as} 没有法务角色，不能导出证据 (only a member with the legal role may export)`);
-      const stream = values.stream as string;
-      result = await exportBundle(pool, ledger, {
-        streams: [stream],
-        ...(from || to ? { range: { ...(from ? { from } : {}), ...(to ? { to } : {}) } } : {}),
-        origin,
-        signingKey,
-        formatSpec,
-        verifyHtml,
-        verifierScript,
-        subjectStream: stream,
-        exportedBy: values.as,
-        outPath,
-        exportDir,
-      });
-    }
+    const mediaDir = process.env['MEDIA_DIR'] || undefined;
+    const media = createMediaStore(pool, {
+      kind: (process.env['MEDIA_STORE'] || 'pg') as MediaStoreKind,
+      ...(mediaDir ? { dir: mediaDir } : {}),
+      maxBytes: Number(process.env['MEDIA_MAX_BYTES'] || 20971520),
+    });
+    const pkg = JSON.parse(await readFile(join(root, 'package.json'), 'utf8')) as { version: string };
+    const deps: LegalExportDeps = {
+      pool,
+      ledger,
+      corpId,
+      origin,
+      signingKey,
+      formatSpec,
+      verifyHtml,
+      verifierScript,
+      chromiumPath: process.env['CHROMIUM_PATH'] || '/usr/bin/chromium',
+      media,
+      channels: channelStatuses(archiveSettingsFromEnv()),
+      sharedStreams: [ARCHIVE_STREAMS.corp(corpId)],
+      system: {
+        version: pkg.version,
+        keyHolder: process.env['EVIDENCE_KEY_HOLDER'] || '未配置（EVIDENCE_KEY_HOLDER）',
+        publicKey: verifierKeyOf(origin, signingKey.publicKey),
+      },
+    };
+    const common = { ...(from ? { from } : {}), ...(to ? { to } : {}), exportedBy: values.as, outPath, exportDir };
+    const result = values.candidate
+      ? await exportCandidateEvidence(deps, { candidate: values.candidate, ...common })
+      : await exportStreamEvidence(deps, { stream: values.stream as string, ...common });
     const b = result.bundle;
     process.stderr.write(
       `已导出 ${b.records} 条记录 (seq ${b.firstSeq}–${b.lastSeq})，检查点 ${b.checkpoint.size} 条，媒体 ${b.media.files} 个` +

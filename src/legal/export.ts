@@ -116,13 +116,44 @@ async function memberProfiles(
   return seqs;
 }
 
-export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
+/** Who may export and over what range: checked before anything is read or written. */
+async function refuseUnlessAllowed(deps: LegalExportDeps, req: Omit<LegalExportRequest, 'candidate'>): Promise<void> {
   if (!(await holdsRole(deps.pool, deps.corpId, req.exportedBy, 'legal'))) {
     throw new ExportRefusedError(
       `${req.exportedBy} 没有法务角色，不能导出证据 (only a member with the legal role may export; grant it with npm run members:role -- grant legal <userid> --as <admin>)`,
     );
   }
   if (req.from && req.to && req.from >= req.to) throw new ExportRefusedError('--from 须早于 --to (--from must be before --to)');
+}
+
+/** The range of a request as the bundle takes it (occurred_at in [from, to)). */
+function rangeOf(req: { from?: Date; to?: Date }): { range?: { from?: Date; to?: Date } } {
+  return req.from || req.to ? { range: { ...(req.from ? { from: req.from } : {}), ...(req.to ? { to: req.to } : {}) } } : {};
+}
+
+/** One stream as it is (an approval's, a member's), without the documents of a candidate's export. */
+export async function exportStreamEvidence(
+  deps: LegalExportDeps,
+  req: Omit<LegalExportRequest, 'candidate'> & { stream: string },
+): Promise<ExportResult> {
+  await refuseUnlessAllowed(deps, req);
+  return exportBundle(deps.pool, deps.ledger, {
+    streams: [req.stream],
+    ...rangeOf(req),
+    origin: deps.origin,
+    signingKey: deps.signingKey,
+    formatSpec: deps.formatSpec,
+    verifyHtml: deps.verifyHtml,
+    ...(deps.verifierScript ? { verifierScript: deps.verifierScript } : {}),
+    subjectStream: req.stream,
+    exportedBy: req.exportedBy,
+    outPath: req.outPath,
+    ...(req.exportDir !== undefined ? { exportDir: req.exportDir } : {}),
+  });
+}
+
+export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
+  await refuseUnlessAllowed(deps, req);
   const directory = createCandidateDirectory(deps.pool);
   const candidate = await resolveCandidate(directory, deps.corpId, req.candidate);
   if (!candidate) throw new ExportRefusedError('未找到该候选人（本企业没有这个 external_userid 或候选人 id）(unknown candidate)');
@@ -140,7 +171,7 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
   return exportBundle(deps.pool, deps.ledger, {
     streams: [candidate.stream],
     linkedSeqs,
-    ...(req.from || req.to ? { range: { ...(req.from ? { from: req.from } : {}), ...(req.to ? { to: req.to } : {}) } } : {}),
+    ...rangeOf(req),
     origin: deps.origin,
     signingKey: deps.signingKey,
     formatSpec: deps.formatSpec,

@@ -3,4 +3,4 @@
  * documents a lawyer and an arbitrator read. Entry points (scripts/evidence-export.ts, later the H5
  * button for legal) reach it through this file.
  */
-export { exportCandidateEvidence, type LegalExportDeps, type LegalExportRequest } from './export';
+export { exportCandidateEvidence, exportStreamEvidence, type LegalExportDeps, type LegalExportRequest } from './export';
