@@ -1,4 +1,4 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import { canonicalize, contentDigest, type EvidenceEntry, type JsonValue } from '../evidence';
 import type { RedeliveryRule } from '../evidence/types';
 import { isCallbackType } from './callbacks';
@@ -289,7 +289,7 @@ function bytesDigest(bytes: Uint8Array): string {
 }
 
 function sha256Hex(data: Uint8Array | string): string {
-  return createHash('sha256').update(data).digest('hex');
+  return hash('sha256', data, 'hex');
 }
 
 function rawOf(raw: InboundCallback['raw']): JsonValue {

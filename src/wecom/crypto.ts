@@ -1,4 +1,4 @@
-import { createDecipheriv, createHash, timingSafeEqual } from 'node:crypto';
+import { createDecipheriv, hash, timingSafeEqual, type Decipher } from 'node:crypto';
 import { getSignature } from '@wecom/crypto';
 
 /**
@@ -31,22 +31,33 @@ export function signatureOf(token: string, timestamp: string, nonce: string, enc
 
 /** Constant-time comparison of the expected signature with the one received. */
 export function verifySignature(token: string, timestamp: string, nonce: string, encrypt: string, received: string): boolean {
-  const expected = Buffer.from(signatureOf(token, timestamp, nonce, encrypt), 'utf8');
+  // The same SHA-1 as @wecom/crypto's getSignature (signatureOf), one-shot: this runs for every
+  // request, signed or not (test/wecom/crypto.test.ts checks the two agree on WeCom's vectors).
+  const expected = hash('sha1', [token, timestamp, nonce, encrypt].sort().join(''), 'hex');
   // Hash both sides to a fixed length so a wrong-length input costs the same as a wrong one.
-  const a = createHash('sha256').update(expected).digest();
-  const b = createHash('sha256').update(received, 'utf8').digest();
+  const a = hash('sha256', expected, 'buffer');
+  const b = hash('sha256', received, 'buffer');
   return timingSafeEqual(a, b);
 }
 
 export interface AesKey {
   key: Buffer;
   iv: Buffer;
+  /**
+   * AES-256 block decryption with this key (ECB, no padding), made once and reused: CBC decryption
+   * is each block decrypted, then XORed with the block before it (the IV for the first), and ECB
+   * keeps no state between blocks, so one long-lived decipher serves every message. Making a CBC
+   * decipher per message cost more than the decryption itself (issue 8).
+   */
+  blocks: Decipher;
 }
 
 export function aesKeyOf(encodingAesKey: string): AesKey {
   const key = Buffer.from(`${encodingAesKey}=`, 'base64');
   if (encodingAesKey.length !== 43 || key.length !== 32) throw new Error('EncodingAESKey must decode to 32 bytes');
-  return { key, iv: key.subarray(0, 16) };
+  const blocks = createDecipheriv('aes-256-ecb', key, null);
+  blocks.setAutoPadding(false);
+  return { key, iv: key.subarray(0, 16), blocks };
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -83,10 +94,20 @@ export function decryptMessage(keys: readonly AesKey[], encrypt: string, expecte
   throw new CryptoError('decrypt_failed', 'ciphertext could not be decrypted');
 }
 
-function tryOpen({ key, iv }: AesKey, cipherBytes: Buffer): { message: Buffer; receiveId: Buffer } | undefined {
-  const decipher = createDecipheriv('aes-256-cbc', key, iv);
-  decipher.setAutoPadding(false);
-  const plain = Buffer.concat([decipher.update(cipherBytes), decipher.final()]);
+/** AES-256-CBC decryption of whole blocks (no padding removed): ECB per block, then the CBC XOR. */
+export function cbcDecrypt({ iv, blocks }: AesKey, cipherBytes: Buffer): Buffer {
+  // A partial block would stay buffered in the shared decipher and shift every later message.
+  if (cipherBytes.length % 16 !== 0) throw new CryptoError('decrypt_failed', 'ciphertext is not whole AES blocks');
+  const plain = blocks.update(cipherBytes);
+  // Without padding, ECB hands back every whole block at once; anything else would be a bug here.
+  if (plain.length !== cipherBytes.length) throw new Error('AES block decryption returned a partial result');
+  for (let i = 0; i < 16; i++) plain[i] = (plain[i] as number) ^ (iv[i] as number);
+  for (let i = 16; i < plain.length; i++) plain[i] = (plain[i] as number) ^ (cipherBytes[i - 16] as number);
+  return plain;
+}
+
+function tryOpen(k: AesKey, cipherBytes: Buffer): { message: Buffer; receiveId: Buffer } | undefined {
+  const plain = cbcDecrypt(k, cipherBytes);
   const pad = plain[plain.length - 1] ?? 0;
   if (pad < 1 || pad > 32 || pad > plain.length) return undefined;
   for (let i = plain.length - pad; i < plain.length; i++) if (plain[i] !== pad) return undefined;

@@ -1,7 +1,7 @@
-import { decrypt as officialDecrypt, encrypt as officialEncrypt } from '@wecom/crypto';
-import { createCipheriv } from 'node:crypto';
+import { decrypt as officialDecrypt, encrypt as officialEncrypt, getSignature as officialSignature } from '@wecom/crypto';
+import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { VECTORS } from '../support/vectors';
-import { CryptoError, aesKeyOf, decryptMessage, signatureOf, verifySignature } from '../../src/wecom/crypto';
+import { CryptoError, aesKeyOf, cbcDecrypt, decryptMessage, signatureOf, verifySignature } from '../../src/wecom/crypto';
 
 const all = VECTORS;
 const positive = all.filter((v) => v.kind !== 'negative');
@@ -117,5 +117,40 @@ describe('decryptMessage is strict where the official library is lenient', () =>
   test('signature check rejects a signature of another length without throwing', () => {
     expect(verifySignature('t', '1', '2', 'x', 'abc')).toBe(false);
     expect(verifySignature('t', '1', '2', 'x', signatureOf('t', '1', '2', 'x'))).toBe(true);
+  });
+});
+
+describe('the reused block decipher decrypts exactly as a fresh AES-256-CBC decipher would (issue 8)', () => {
+  const keys = [aesKeyOf('jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C'), aesKeyOf('abcdefghijklmnopqrstuvwxyz0123456789ABCDEFG')];
+  const reference = (k: ReturnType<typeof aesKeyOf>, c: Buffer) => {
+    const d = createDecipheriv('aes-256-cbc', k.key, k.iv);
+    d.setAutoPadding(false);
+    return Buffer.concat([d.update(c), d.final()]);
+  };
+
+  test('on 500 random ciphertexts of 1 to 64 blocks, interleaving two keys', () => {
+    for (let i = 0; i < 500; i++) {
+      const k = keys[i % 2] as ReturnType<typeof aesKeyOf>;
+      const c = randomBytes(16 * (1 + (i % 64)));
+      expect(cbcDecrypt(k, c).equals(reference(k, c))).toBe(true);
+    }
+  });
+
+  test('a partial block is refused before it reaches the shared decipher, which then still decrypts correctly', () => {
+    const k = keys[0] as ReturnType<typeof aesKeyOf>;
+    expect(() => cbcDecrypt(k, randomBytes(33))).toThrow(CryptoError);
+    const c = randomBytes(64);
+    expect(cbcDecrypt(k, c).equals(reference(k, c))).toBe(true);
+  });
+
+  test('signing and verifying agree with @wecom/crypto on random inputs', () => {
+    for (let i = 0; i < 200; i++) {
+      const [token, ts, nonce, enc] = [randomBytes(8), randomBytes(5), randomBytes(6), randomBytes(40)].map((b) =>
+        b.toString('base64'),
+      );
+      const sig = officialSignature(token as string, ts as string, nonce as string, enc as string);
+      expect(verifySignature(token as string, ts as string, nonce as string, enc as string, sig)).toBe(true);
+      expect(verifySignature(token as string, ts as string, nonce as string, `${enc as string}x`, sig)).toBe(false);
+    }
   });
 });
