@@ -9,7 +9,8 @@
  * which batches of 64 share three times as widely as batches of 21 (bench:ingest's usual size).
  *
  * Options (env): BENCH_N (records per size, default 10000), BENCH_SIZES (default 8,21,64),
- * DATABASE_URL (admin connection; default postgres://postgres@127.0.0.1:5432/test).
+ * BENCH_SQL (SQL run on each bench database after migrating it, to try a change before writing its
+ * migration), DATABASE_URL (admin connection; default postgres://postgres@127.0.0.1:5432/test).
  */
 import { readFileSync } from 'node:fs';
 import { Client, Pool } from 'pg';
@@ -45,6 +46,11 @@ async function run(admin: Client, size: number): Promise<void> {
   await admin.query(`CREATE DATABASE ${db}`);
   try {
     await migrate(databaseUrl(db));
+    if (process.env['BENCH_SQL']) {
+      const setup = new Client({ connectionString: databaseUrl(db) });
+      await setup.connect();
+      await setup.query(process.env['BENCH_SQL']).finally(() => setup.end());
+    }
     const pool = new Pool({ connectionString: databaseUrl(db), max: 4 });
     let batches = 0;
     const ledger = createLedger({ pool, onBatch: () => (batches += 1) });

@@ -159,11 +159,15 @@ function cpuLine(r: LoopResult, server: string): string {
   );
 }
 
-async function openLoop(offset: number): Promise<{ sent: number; p50: number; p99: number; errors: number }> {
+async function openLoop(
+  offset: number,
+): Promise<{ sent: number; p50: number; p99: number; errors: number; reasons: Map<string, number> }> {
   const total = RATE * SECONDS;
   const reqs = Array.from({ length: total }, (_, i) => signed(offset + i));
   const latencies: number[] = [];
   let errors = 0;
+  // What went wrong, by message: a 503 (storage) is not a reset keep-alive socket.
+  const reasons = new Map<string, number>();
   const started = performance.now();
   const inflight: Promise<void>[] = [];
   for (let i = 0; i < total; i++) {
@@ -173,13 +177,17 @@ async function openLoop(offset: number): Promise<{ sent: number; p50: number; p9
     inflight.push(
       send(PORT, agent, reqs[i] as SignedRequest).then(
         (ms) => void latencies.push(ms),
-        () => void (errors += 1),
+        (err: unknown) => {
+          errors += 1;
+          const reason = (err as Error).message;
+          reasons.set(reason, (reasons.get(reason) ?? 0) + 1);
+        },
       ),
     );
   }
   await Promise.all(inflight);
   latencies.sort((a, b) => a - b);
-  return { sent: total, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors };
+  return { sent: total, p50: percentile(latencies, 50), p99: percentile(latencies, 99), errors, reasons };
 }
 
 async function insertBaseline(): Promise<number> {
@@ -258,6 +266,7 @@ async function main(): Promise<void> {
       console.log(
         `steady ${RATE}/s for ${SECONDS}s: p50 ${steady.p50.toFixed(1)} ms  p99 ${steady.p99.toFixed(1)} ms  errors ${steady.errors}  (goal p99 < 50 ms)`,
       );
+      for (const [reason, n] of steady.reasons) console.log(`  error: ${reason} (${n})`);
     }
   } finally {
     await bare.stop();
