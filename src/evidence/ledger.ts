@@ -332,11 +332,7 @@ interface LockedOptions {
   refuseDuplicates?: boolean;
 }
 
-async function appendLocked(
-  client: PoolClient,
-  batch: Pending[],
-  options: LockedOptions = {},
-): Promise<AppendResult[]> {
+async function appendLocked(client: PoolClient, batch: Pending[], options: LockedOptions = {}): Promise<AppendResult[]> {
   const entries = batch.map((p) => p.entry);
   const streams = [...new Set([...entries.map((e) => e.stream), ...(options.expectedHeads?.keys() ?? [])])];
   const probeSources: string[] = [];
