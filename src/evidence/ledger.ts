@@ -19,8 +19,13 @@ import type { AppendResult, EvidenceEntry, RedeliveryRule } from './types';
  *   everything queued meanwhile. Each batch costs PostgreSQL a fixed ~1.5–3 ms of CPU (the lock,
  *   the lookup, evidence_append()'s dozen statements, the commit; `npm run bench:append`), so fewer,
  *   fuller batches beat sending the next one behind the COMMIT to wait on the lock: measured with
- *   bench:ingest, batches of 31 instead of 21 at concurrency 64, +10 % callbacks/s, 15 % less
- *   PostgreSQL CPU per callback, and p50/p99 at a steady 300 callbacks/s halved (README, issue 8);
+ *   bench:ingest, batches of 31 instead of 21 at concurrency 64, 5–10 % more callbacks/s, 15 % less
+ *   PostgreSQL CPU per callback, at a steady 300 callbacks/s p50 about a third lower and p99 a
+ *   little (README, issue 8). Waiting costs one round trip per batch, which matters only when
+ *   PostgreSQL is far away: so when a batch's lock and lookup took longer than `pipelineAfterMs`
+ *   (50 ms; 2–27 ms when merely CPU-bound, ≥ 200 ms with +200 ms of network), the next batch is
+ *   sent right behind its COMMIT instead, to wait on the lock inside PostgreSQL (bench:faults:
+ *   p50 at +400 ms round trip 1.65 s waiting, 1.25 s sent early);
  * - with a pipelining pool (`pipeline: true`, see infra/db/pool.ts) lock + lookup and insert +
  *   COMMIT each travel together. Without one, the same code is correct, just slower.
  */
@@ -30,6 +35,12 @@ export interface LedgerOptions {
   /** Largest number of entries in one transaction. */
   batchMax?: number;
   onBatch?: (size: number, durationMs: number) => void;
+  /**
+   * A batch whose lock and lookup took at least this long (PostgreSQL far away) lets the next batch
+   * start as soon as it has sent its COMMIT; otherwise the next starts once it has committed.
+   * Default 50 ms.
+   */
+  pipelineAfterMs?: number;
 }
 
 export class EvidenceInputError extends Error {
@@ -127,6 +138,7 @@ export interface Ledger {
 
 export function createLedger(opts: LedgerOptions): Ledger {
   const batchMax = opts.batchMax ?? 256;
+  const pipelineAfterMs = opts.pipelineAfterMs ?? 50;
   const queue: Pending[] = [];
   const inflight = new Set<Promise<void>>();
   /** Resolves when the newest batch has committed (or failed): the next may then start. */
@@ -142,12 +154,25 @@ export function createLedger(opts: LedgerOptions): Ledger {
       if (queue.length === 0) return;
       const batch = queue.splice(0, batchMax);
       const started = performance.now();
-      // commitIsolated settles every caller itself and never rejects.
-      const run: Promise<void> = commitIsolated(opts.pool, batch).finally(() => {
-        opts.onBatch?.(batch.length, performance.now() - started);
-        inflight.delete(run);
-      });
-      gate = run;
+      let open: () => void = () => undefined;
+      // Never rejects: a rejected gate would leave `scheduled` set and every later append waiting.
+      gate = new Promise<void>((resolve) => (open = resolve));
+      const early = (lockMs: number) => {
+        if (lockMs >= pipelineAfterMs) open();
+      };
+      // commitIsolated settles every caller itself; should it ever throw, its callers get that error
+      // (settling a promise twice does nothing) and the gate still opens.
+      const run: Promise<void> = commitIsolated(opts.pool, batch, early)
+        .catch((err: unknown) => batch.forEach((p) => p.reject(err)))
+        .finally(() => {
+          open();
+          inflight.delete(run);
+          try {
+            opts.onBatch?.(batch.length, performance.now() - started);
+          } catch {
+            // metrics only
+          }
+        });
       inflight.add(run);
       kick();
     });
@@ -252,9 +277,9 @@ function prepare(e: EvidenceEntry): Pick<Pending, 'payloadJcs' | 'rawJcs' | 'pay
  * entry's content, the batch is split and retried, so the bad entry fails alone and every good
  * entry beside it still commits (one hostile callback must not turn 39 good ones into 503s).
  */
-async function commitIsolated(pool: Pool, batch: Pending[]): Promise<void> {
+async function commitIsolated(pool: Pool, batch: Pending[], sentCommit?: SentCommit): Promise<void> {
   try {
-    const results = await commitBatch(pool, batch);
+    const results = await commitBatch(pool, batch, sentCommit);
     batch.forEach((p, i) => p.resolve(results[i] as AppendResult));
   } catch (err) {
     if (batch.length === 1 || !isDataError(err)) {
@@ -267,11 +292,14 @@ async function commitIsolated(pool: Pool, batch: Pending[]): Promise<void> {
   }
 }
 
-async function commitBatch(pool: Pool, batch: Pending[]): Promise<AppendResult[]> {
+/** Told, once a batch's COMMIT has been sent, how long its lock and lookup took. */
+type SentCommit = (lockMs: number) => void;
+
+async function commitBatch(pool: Pool, batch: Pending[], sentCommit?: SentCommit): Promise<AppendResult[]> {
   const client = await pool.connect();
   let broken = false;
   try {
-    return await appendLocked(client, batch);
+    return await appendLocked(client, batch, sentCommit ? { sentCommit } : {});
   } catch (err) {
     broken = !(await rollback(client));
     throw err;
@@ -330,6 +358,7 @@ interface LockedOptions {
   expectedHeads?: ReadonlyMap<string, string | null>;
   /** Throw DuplicateDecisionError (before COMMIT) when an entry is already stored. */
   refuseDuplicates?: boolean;
+  sentCommit?: SentCommit;
 }
 
 async function appendLocked(client: PoolClient, batch: Pending[], options: LockedOptions = {}): Promise<AppendResult[]> {
@@ -368,7 +397,9 @@ async function appendLocked(client: PoolClient, batch: Pending[], options: Locke
     values: [probeSources, probeRefs, streams],
   });
   // Both are awaited together so that a failure of either is seen (and none goes unhandled).
+  const lockSent = performance.now();
   const [lock, known] = await Promise.all([lockQuery, knownQuery]);
+  const lockMs = performance.now() - lockSent;
   // The lock's result is the last.
   const counter = (lock[lock.length - 1] as QueryResult<{ last_seq: string; last_recorded_at: Date; now: Date }> | undefined)
     ?.rows[0];
@@ -471,6 +502,7 @@ async function appendLocked(client: PoolClient, batch: Pending[], options: Locke
     values: [HASH_VERSION, recordedAt, `[${rows.join(',')}]`, JSON.stringify([...duplicates.values()])],
   });
   const commit = client.query('COMMIT');
+  options.sentCommit?.(lockMs);
   const [, committed] = await Promise.all([insert, commit]);
   // COMMIT of a transaction whose insert failed answers ROLLBACK; the insert's own error is thrown
   // above, this is the belt to those braces.

@@ -43,21 +43,25 @@ export function verifySignature(token: string, timestamp: string, nonce: string,
 export interface AesKey {
   key: Buffer;
   iv: Buffer;
-  /**
-   * AES-256 block decryption with this key (ECB, no padding), made once and reused: CBC decryption
-   * is each block decrypted, then XORed with the block before it (the IV for the first), and ECB
-   * keeps no state between blocks, so one long-lived decipher serves every message. Making a CBC
-   * decipher per message cost more than the decryption itself (issue 8).
-   */
-  blocks: Decipher;
 }
+
+/**
+ * AES-256 block decryption for each key (ECB, no padding), made once and reused: CBC decryption is
+ * each block decrypted, then XORed with the block before it (the IV for the first), and ECB keeps
+ * no state between blocks, so one long-lived decipher serves every message. Making a CBC decipher
+ * per message cost more than the decryption itself (issue 8). Kept here, out of callers' reach: a
+ * partial block or a final() on it would shift every later message.
+ */
+const BLOCKS = new WeakMap<AesKey, Decipher>();
 
 export function aesKeyOf(encodingAesKey: string): AesKey {
   const key = Buffer.from(`${encodingAesKey}=`, 'base64');
   if (encodingAesKey.length !== 43 || key.length !== 32) throw new Error('EncodingAESKey must decode to 32 bytes');
+  const aesKey = { key, iv: key.subarray(0, 16) };
   const blocks = createDecipheriv('aes-256-ecb', key, null);
   blocks.setAutoPadding(false);
-  return { key, iv: key.subarray(0, 16), blocks };
+  BLOCKS.set(aesKey, blocks);
+  return aesKey;
 }
 
 const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
@@ -95,12 +99,16 @@ export function decryptMessage(keys: readonly AesKey[], encrypt: string, expecte
 }
 
 /** AES-256-CBC decryption of whole blocks (no padding removed): ECB per block, then the CBC XOR. */
-export function cbcDecrypt({ iv, blocks }: AesKey, cipherBytes: Buffer): Buffer {
+export function cbcDecrypt(aesKey: AesKey, cipherBytes: Buffer): Buffer {
+  const { iv } = aesKey;
+  const blocks = BLOCKS.get(aesKey);
+  if (!blocks) throw new Error('AES key not made by aesKeyOf');
   // A partial block would stay buffered in the shared decipher and shift every later message.
   if (cipherBytes.length % 16 !== 0) throw new CryptoError('decrypt_failed', 'ciphertext is not whole AES blocks');
   const plain = blocks.update(cipherBytes);
   // Without padding, ECB hands back every whole block at once; anything else would be a bug here.
-  if (plain.length !== cipherBytes.length) throw new Error('AES block decryption returned a partial result');
+  if (plain.length !== cipherBytes.length)
+    throw new CryptoError('decrypt_failed', 'AES block decryption returned a partial result');
   for (let i = 0; i < 16; i++) plain[i] = (plain[i] as number) ^ (iv[i] as number);
   for (let i = 16; i < plain.length; i++) plain[i] = (plain[i] as number) ^ (cipherBytes[i - 16] as number);
   return plain;

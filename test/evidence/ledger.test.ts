@@ -143,6 +143,37 @@ describe('evidence ledger', () => {
     const report = await verifyLedger(db.pool);
     expect(report).toMatchObject({ ok: true, records: 64, streams: 1 });
   });
+
+  test('batches sent behind the previous COMMIT (PostgreSQL far away) keep every append once, in order', async () => {
+    // pipelineAfterMs 0: every batch lets the next start as soon as its COMMIT is sent, the path
+    // taken when the lock round trip is slow; 8 per batch so that many batches overlap.
+    const pipelined = createLedger({ pool: db.pool, batchMax: 8, pipelineAfterMs: 0 });
+    try {
+      const results = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => pipelined.append(entry({ stream: `p${i % 3}`, sourceRef: `p-${i}` }))),
+      );
+      expect(results.map((r) => r.seq).sort((a, b) => a - b)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+    } finally {
+      await pipelined.close();
+    }
+    expect(await verifyLedger(db.pool)).toMatchObject({ ok: true, records: 200, streams: 3 });
+  });
+
+  test('an onBatch hook that throws neither loses an append nor stalls the ones after it', async () => {
+    const hooked = createLedger({
+      pool: db.pool,
+      onBatch: () => {
+        throw new Error('metrics broke');
+      },
+    });
+    try {
+      const first = await hooked.append(entry({ stream: 'h', sourceRef: 'h-1' }));
+      const second = await hooked.append(entry({ stream: 'h', sourceRef: 'h-2' }));
+      expect([first.seq, second.seq]).toEqual([1, 2]);
+    } finally {
+      await hooked.close();
+    }
+  });
 });
 
 describe('hash encoding', () => {
