@@ -141,7 +141,7 @@ export function createLedger(opts: LedgerOptions): Ledger {
   const pipelineAfterMs = opts.pipelineAfterMs ?? 50;
   const queue: Pending[] = [];
   const inflight = new Set<Promise<void>>();
-  /** Resolves when the newest batch has committed (or failed): the next may then start. */
+  /** Resolves when the newest batch has committed or failed (or, PostgreSQL answering slowly, sent its COMMIT): the next may then start. */
   let gate: Promise<void> = Promise.resolve();
   let scheduled = false;
   let closed = false;
