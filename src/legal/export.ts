@@ -126,9 +126,22 @@ async function refuseUnlessAllowed(deps: LegalExportDeps, req: Omit<LegalExportR
   if (req.from && req.to && req.from >= req.to) throw new ExportRefusedError('--from 须早于 --to (--from must be before --to)');
 }
 
-/** The range of a request as the bundle takes it (occurred_at in [from, to)). */
-function rangeOf(req: { from?: Date; to?: Date }): { range?: { from?: Date; to?: Date } } {
-  return req.from || req.to ? { range: { ...(req.from ? { from: req.from } : {}), ...(req.to ? { to: req.to } : {}) } } : {};
+/**
+ * What every export gives exportBundle: the signing and format pieces of the deployment, and the
+ * request's range (occurred_at in [from, to)), exporter and output.
+ */
+function bundleOptions(deps: LegalExportDeps, req: Omit<LegalExportRequest, 'candidate'>) {
+  return {
+    ...(req.from || req.to ? { range: { ...(req.from ? { from: req.from } : {}), ...(req.to ? { to: req.to } : {}) } } : {}),
+    origin: deps.origin,
+    signingKey: deps.signingKey,
+    formatSpec: deps.formatSpec,
+    verifyHtml: deps.verifyHtml,
+    ...(deps.verifierScript ? { verifierScript: deps.verifierScript } : {}),
+    exportedBy: req.exportedBy,
+    outPath: req.outPath,
+    ...(req.exportDir !== undefined ? { exportDir: req.exportDir } : {}),
+  };
 }
 
 /** One stream as it is (an approval's, a member's), without the documents of a candidate's export. */
@@ -137,19 +150,7 @@ export async function exportStreamEvidence(
   req: Omit<LegalExportRequest, 'candidate'> & { stream: string },
 ): Promise<ExportResult> {
   await refuseUnlessAllowed(deps, req);
-  return exportBundle(deps.pool, deps.ledger, {
-    streams: [req.stream],
-    ...rangeOf(req),
-    origin: deps.origin,
-    signingKey: deps.signingKey,
-    formatSpec: deps.formatSpec,
-    verifyHtml: deps.verifyHtml,
-    ...(deps.verifierScript ? { verifierScript: deps.verifierScript } : {}),
-    subjectStream: req.stream,
-    exportedBy: req.exportedBy,
-    outPath: req.outPath,
-    ...(req.exportDir !== undefined ? { exportDir: req.exportDir } : {}),
-  });
+  return exportBundle(deps.pool, deps.ledger, { ...bundleOptions(deps, req), streams: [req.stream], subjectStream: req.stream });
 }
 
 export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalExportRequest): Promise<ExportResult> {
@@ -169,14 +170,9 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
   const media = deps.media;
 
   return exportBundle(deps.pool, deps.ledger, {
+    ...bundleOptions(deps, req),
     streams: [candidate.stream],
     linkedSeqs,
-    ...rangeOf(req),
-    origin: deps.origin,
-    signingKey: deps.signingKey,
-    formatSpec: deps.formatSpec,
-    verifyHtml: deps.verifyHtml,
-    ...(deps.verifierScript ? { verifierScript: deps.verifierScript } : {}),
     ...(media
       ? {
           media: {
@@ -238,8 +234,5 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
       ] as const);
     },
     subjectStream: candidate.stream,
-    exportedBy: req.exportedBy,
-    outPath: req.outPath,
-    ...(req.exportDir !== undefined ? { exportDir: req.exportDir } : {}),
   });
 }
