@@ -6,8 +6,8 @@
  */
 import { createHash, hash } from 'node:crypto';
 import type { Pool } from 'pg';
-import { canonicalize, type JsonValue } from '../src/evidence';
-import { hashedForm, sha256Hex } from '../src/evidence/record';
+import { canonicalize, createLedgerReader } from '../src/evidence';
+import { hashedForm, leafHashOfHeader, sha256Hex, type RecordHeader } from '../src/evidence/record';
 
 const CHUNK = 64 * 2 ** 20;
 const PAGE = 10_000;
@@ -19,21 +19,6 @@ export interface HashedBytes {
   chunks: Buffer[];
   /** Per segment: chunk index, start, end. */
   index: Int32Array;
-}
-
-interface Row {
-  seq: string;
-  stream: string;
-  kind: string;
-  occurred_at: Date;
-  recorded_at: Date;
-  actor: string;
-  source: string;
-  source_ref: string;
-  payload: JsonValue;
-  raw: JsonValue | null;
-  prev_hash: string | null;
-  hash: string;
 }
 
 export async function loadHashedBytes(pool: Pool): Promise<HashedBytes> {
@@ -62,47 +47,31 @@ export async function loadHashedBytes(pool: Pool): Promise<HashedBytes> {
     totalBytes += len;
   };
 
-  let after = 0;
   let seen = 0;
-  for (;;) {
-    const { rows } = await pool.query<Row>(
-      `SELECT seq, stream, kind, occurred_at, recorded_at, actor, source, source_ref, payload, raw, prev_hash, hash
-         FROM evidence_records WHERE seq > $1 ORDER BY seq LIMIT $2`,
-      [after, PAGE],
-    );
-    if (rows.length === 0) break;
-    for (const r of rows) {
-      const payload = canonicalize(r.payload);
-      const raw = r.raw === null ? null : canonicalize(r.raw);
-      const header = canonicalize(
-        hashedForm({
-          seq: Number(r.seq),
-          stream: r.stream,
-          kind: r.kind,
-          occurredAt: r.occurred_at,
-          recordedAt: r.recorded_at,
-          actor: r.actor,
-          source: r.source,
-          sourceRef: r.source_ref,
-          payloadSha256: sha256Hex(payload),
-          rawSha256: raw === null ? null : sha256Hex(raw),
-          prevHash: r.prev_hash,
-        }),
-      );
-      // The baseline must be the bytes the stored hash covers, or the comparison means nothing.
-      if (seen % 1000 === 0) {
-        const leaf = createHash('sha256')
-          .update(Buffer.from([0]))
-          .update(header, 'utf8')
-          .digest('hex');
-        if (leaf !== r.hash) throw new Error(`record ${r.seq}: the bytes read do not hash to the stored hash`);
-      }
-      put(header, true);
-      put(payload, false);
-      if (raw !== null) put(raw, false);
-      seen += 1;
+  for await (const r of createLedgerReader(pool).cursor({ pageSize: PAGE })) {
+    const payload = canonicalize(r.payload);
+    const raw = r.raw === null ? null : canonicalize(r.raw);
+    const h: RecordHeader = {
+      seq: r.seq,
+      stream: r.stream,
+      kind: r.kind,
+      occurredAt: r.occurredAt,
+      recordedAt: r.recordedAt,
+      actor: r.actor,
+      source: r.source,
+      sourceRef: r.sourceRef,
+      payloadSha256: sha256Hex(payload),
+      rawSha256: raw === null ? null : sha256Hex(raw),
+      prevHash: r.prevHash,
+    };
+    // The baseline must be the bytes the stored hash covers, or the comparison means nothing.
+    if (seen % 1000 === 0 && leafHashOfHeader(h) !== r.hash) {
+      throw new Error(`record ${r.seq}: the bytes read do not hash to the stored hash`);
     }
-    after = Number((rows.at(-1) as Row).seq);
+    put(canonicalize(hashedForm(h)), true);
+    put(payload, false);
+    if (raw !== null) put(raw, false);
+    seen += 1;
   }
   return { records: seen, segments, totalBytes, chunks, index: index.subarray(0, segments * 3) };
 }
