@@ -40,6 +40,22 @@ export default tseslint.config(
     },
   },
   {
+    // Speed is measured by bench/, never asserted in a test: a clock, even the process's CPU time,
+    // moves with the machine's load, coverage instrumentation and the JIT. A test bounds cost by
+    // counting work (test/support/work.ts).
+    files: ['test/**/*.ts'],
+    rules: {
+      'no-restricted-properties': [
+        'error',
+        ...['cpuUsage', 'hrtime', 'resourceUsage'].map((property) => ({
+          object: 'process',
+          property,
+          message: 'Tests count work (test/support/work.ts); speed is measured in bench/',
+        })),
+      ],
+    },
+  },
+  {
     // Only config/env.ts reads the environment; everything else receives a Config.
     files: ['src/**/*.ts'],
     ignores: ['src/config/**'],

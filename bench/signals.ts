@@ -78,6 +78,55 @@ function main(): void {
         `${Math.round(r.rate).toLocaleString('en-US')}/s by the wall clock); goal 20,000/s: ${r.cpuRate >= 20_000 ? 'met' : 'NOT met'}`,
     );
   }
+  hostile(classifier);
+}
+
+/**
+ * Hostile messages (the tests bound the work these take by counting it, test/signals/*-cost-review):
+ * 10,000 characters of one phrase without punctuation, every few characters a match a guard turns
+ * down; and the costliest pattern an admin's rule may hold on a text made to nearly match it.
+ */
+function hostile(classifier: ReturnType<typeof createClassifier>): void {
+  const cases: [string, ReturnType<typeof createClassifier>, 'candidate' | 'recruiter', string][] = [
+    ...(
+      [
+        ['candidate', '没再考虑'],
+        ['recruiter', '不是肯定录用'],
+        ['recruiter', '如果offer没问题'],
+        ['candidate', '我朋友已经辞职了'],
+      ] as const
+    ).map(([role, unit]): [string, ReturnType<typeof createClassifier>, 'candidate' | 'recruiter', string] => [
+      `"${unit}" × 10,000 characters, ${role}`,
+      classifier,
+      role,
+      unit.repeat(Math.ceil(10_000 / unit.length)).slice(0, 10_000),
+    ]),
+    [
+      'the costliest allowed pattern a{0,9}a{0,9}a{0,9}x on 10,000 × a',
+      createClassifier([
+        {
+          id: 'bench.worst',
+          type: 'hesitation',
+          version: 1,
+          description: '',
+          terms: [],
+          patterns: ['a{0,9}a{0,9}a{0,9}x'],
+          guards: { negation: false, question: false, advice: false, thirdParty: false },
+          enabled: true,
+        },
+      ]),
+      'candidate',
+      'a'.repeat(10_000),
+    ],
+  ];
+  for (const [name, c, role, text] of cases) {
+    for (let i = 0; i < 3; i++) c.classify(role, text);
+    const runs = 20;
+    const cpu = process.cpuUsage();
+    for (let i = 0; i < runs; i++) c.classify(role, text);
+    const used = process.cpuUsage(cpu);
+    console.log(`hostile, ${name}: ${((used.user + used.system) / 1000 / runs).toFixed(1)} ms of CPU each`);
+  }
 }
 
 function throughput(

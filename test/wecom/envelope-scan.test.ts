@@ -5,6 +5,7 @@
  */
 import { envelopeCiphertextJson, parseJsonLossless } from '../../src/wecom/json';
 import { envelopeCiphertext, parseWecomXml, textOf } from '../../src/wecom/xml';
+import { countWork } from '../support/work';
 
 const ENC = 'RypEvHKD8QQKFhvQ6QleEB4J58tiPdvo+rtK1I9qca6aM/wvqnLSV5zEPeusUiX5L5X/0lWfrf0QADHHhGd3Qczc==';
 
@@ -65,31 +66,39 @@ describe('envelopeCiphertextJson', () => {
 });
 
 describe('cost does not depend on the shape of the body', () => {
-  const cpuMs = (f: () => unknown, n: number) => {
-    const t = process.cpuUsage();
-    for (let i = 0; i < n; i++) f();
-    const d = process.cpuUsage(t);
-    return (d.user + d.system) / 1000 / n;
-  };
-  test('64 KiB of ~9,000 empty elements or of deep nesting is scanned in well under a millisecond of CPU, far below a parse', () => {
-    const empties = `<xml>${'<a/>'.repeat(9_000)}<Encrypt>${ENC}</Encrypt></xml>`;
-    const deep = `<xml>${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}</xml>`;
-    const json = `{"a":${'['.repeat(30_000)}${']'.repeat(30_000)},"encrypt":"${ENC}"}`;
-    const keys = `{${Array.from({ length: 6_000 }, (_, k) => `"k${k}":${k},`).join('')}"encrypt":"${ENC}"}`;
-    expect(envelopeCiphertextJson(keys)).toBe(ENC);
-    expect(cpuMs(() => envelopeCiphertextJson(keys), 50)).toBeLessThan(5);
-    expect(envelopeCiphertext(empties)).toBe(ENC);
-    // Generous bounds: other work may share the machine.
-    expect(cpuMs(() => envelopeCiphertext(empties), 50)).toBeLessThan(5);
-    expect(cpuMs(() => envelopeCiphertext(deep), 50)).toBeLessThan(5);
-    expect(cpuMs(() => envelopeCiphertextJson(json), 50)).toBeLessThan(5);
-    const parse = cpuMs(() => {
-      try {
-        parseWecomXml(empties);
-      } catch {
-        // refused or not, it was parsed
-      }
-    }, 5);
-    expect(cpuMs(() => envelopeCiphertext(empties), 50)).toBeLessThan(parse);
+  // Counted, not timed (test/support/work.ts): the characters the scans hand to indexOf and
+  // charCodeAt. `npm run bench:hostile` prints what these bodies cost the API in CPU.
+  const empties = `<xml>${'<a/>'.repeat(9_000)}<Encrypt>${ENC}</Encrypt></xml>`;
+  const deep = `<xml>${'<a>'.repeat(10_000)}${'</a>'.repeat(10_000)}</xml>`;
+  const comments = `<xml>${'<!--c-->'.repeat(8_000)}<Encrypt>${ENC}</Encrypt></xml>`;
+  const json = `{"a":${'['.repeat(30_000)}${']'.repeat(30_000)},"encrypt":"${ENC}"}`;
+  const keys = `{${Array.from({ length: 6_000 }, (_, k) => `"k${k}":${k},`).join('')}"encrypt":"${ENC}"}`;
+  const escapes = `{"a":"${'\\\\'.repeat(8_000)}","encrypt":"${ENC}"}`;
+
+  test.each([
+    ['~9,000 empty elements', empties, ENC],
+    ['10,000 deep', deep, undefined],
+  ])('XML, %s: native searches for two markers, reading the body about once', (_n, body, expected) => {
+    const { result, work } = countWork({ indexOf: true, charCodeAt: true }, () => envelopeCiphertext(body));
+    expect(result).toBe(expected);
+    expect(work.calls).toBeLessThanOrEqual(10);
+    expect(work.chars).toBeLessThanOrEqual(2 * body.length);
+  });
+
+  test('XML, 8,000 comments: one search past each, the body read about once', () => {
+    const { result, work } = countWork({ indexOf: true, charCodeAt: true }, () => envelopeCiphertext(comments));
+    expect(result).toBe(ENC);
+    expect(work.calls).toBeLessThanOrEqual(2 * 8_000 + 10);
+    expect(work.chars).toBeLessThanOrEqual(2 * comments.length);
+  });
+
+  test.each([
+    ['30,000 deep', json],
+    ['6,000 keys', keys],
+    ['8,000 escaped backslashes', escapes],
+  ])('JSON, %s: each character read a bounded number of times', (_n, body) => {
+    const { result, work } = countWork({ indexOf: true, charCodeAt: true }, () => envelopeCiphertextJson(body));
+    expect(result).toBe(ENC);
+    expect(work.chars).toBeLessThanOrEqual(3 * body.length);
   });
 });
