@@ -86,6 +86,7 @@ async function main(): Promise<number> {
       type: 'end',
       candidate_id: candidate.candidateId,
       stream: candidate.stream,
+      streams: candidate.streams,
       entries: printed,
       next_after_seq: next,
       ...(verify

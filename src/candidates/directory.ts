@@ -41,6 +41,14 @@ export interface CandidateDirectory {
   find(corpId: string, externalUserId: string): Promise<CandidateRef | null>;
   /** Read only, by opaque id. */
   get(corpId: string, candidateId: string): Promise<CandidateRef | null>;
-  /** Read only: the candidate's WeCom external_userids, first known first (a legal export names them). */
+  /**
+   * Read only: the person's WeCom external_userids, first known first, those of rows merged into the
+   * candidate included (a legal export names them).
+   */
   externalUserIds(corpId: string, candidateId: string): Promise<string[]>;
+  /**
+   * Read only: every stream of the person, oldest row first: the candidate's own and those of the
+   * rows merged into it (a re-applicant's history under another account). Empty for an unknown id.
+   */
+  streams(corpId: string, candidateId: string): Promise<string[]>;
 }

@@ -26,6 +26,11 @@ export const CANDIDATE_STREAMS = {
     if (!CANDIDATE_ID.test(candidateId)) throw new Error('a candidate stream takes the opaque candidate id');
     return `candidate:${candidateId}`;
   },
+  /** The candidate id of a candidate stream, null for any other stream. */
+  candidateOf: (stream: string): string | null => {
+    const id = stream.startsWith('candidate:') ? stream.slice('candidate:'.length) : '';
+    return CANDIDATE_ID.test(id) ? id : null;
+  },
 } as const;
 
 export const CANDIDATE_KINDS = {

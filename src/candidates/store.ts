@@ -259,12 +259,15 @@ export function createCandidateDirectory(pool: Pick<Pool, 'query'>, opts: Candid
     get: (corpId, candidateId) => candidateById(pool, corpId, candidateId),
     async externalUserIds(corpId, candidateId) {
       const { rows } = await pool.query<{ external_userid: string }>(
-        `SELECT external_userid FROM candidate_external_ids WHERE corp_id = $1 AND candidate_id = $2
-          ORDER BY created_at, external_userid`,
+        `SELECT e.external_userid FROM candidate_external_ids e
+           JOIN candidates c ON c.corp_id = e.corp_id AND c.id = e.candidate_id
+          WHERE e.corp_id = $1 AND (c.id = $2 OR c.merged_into = $2)
+          ORDER BY e.created_at, e.external_userid`,
         [corpId, candidateId],
       );
       return rows.map((r) => r.external_userid);
     },
+    streams: (corpId, candidateId) => candidateStreams(pool, corpId, candidateId),
   };
 }
 

@@ -49,6 +49,7 @@ export { verifyLedger, type TreeHead, type VerifyReport, type VerifyProblem } fr
 export {
   readRecordsChecked,
   readStreamChecked,
+  readStreamsChecked,
   readStreamKinds,
   verifyStream,
   type CheckedRecord,

@@ -442,3 +442,26 @@ export async function verifyStream(pool: Pool, stream: string, opts: { pageSize?
   }
   return { ok: problems.length === 0, stream, records, headHash, firstProblem: problems[0] ?? null, problems };
 }
+
+/**
+ * Several streams read as one, in seq order (one sequence across streams): each stream read and
+ * verified as its own chain, the reads merged. With `limit`, the first `limit` records of the merge;
+ * `reachedEnd` only when every stream was read to its end and none of what was read was left out.
+ */
+export async function readStreamsChecked(
+  pool: Pool,
+  streams: readonly string[],
+  opts: StreamReadOptions = {},
+): Promise<StreamRead> {
+  if (streams.length === 0) throw new RangeError('name at least one stream');
+  const reads = await Promise.all(streams.map((s) => readStreamChecked(pool, s, opts)));
+  if (reads.length === 1) return reads[0] as StreamRead;
+  const all = reads.flatMap((r) => r.records).sort((a, b) => a.seq - b.seq);
+  const records = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
+  return {
+    records,
+    problems: reads.flatMap((r) => r.problems).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)),
+    reachedEnd: reads.every((r) => r.reachedEnd) && records.length === all.length,
+    verified: reads.reduce((n, r) => n + r.verified, 0),
+  };
+}

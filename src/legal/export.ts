@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { createCandidateDirectory } from '../candidates';
+import { CANDIDATE_STREAMS, createCandidateDirectory } from '../candidates';
 import { CONVERSATION_SOURCES, type ConversationChannel, type MediaStore } from '../conversations';
 import {
   createLedgerReader,
@@ -15,8 +15,9 @@ import { completenessReport, readTimeline, resolveCandidate, type ChannelStatus,
 import { involvedMembers, renderLegalDocuments } from './documents';
 
 /**
- * A candidate's evidence for a dispute (issue 11): the candidate's own stream whole (or a range of
- * it), the records its link records name, the media its messages carried, and the documents a
+ * A candidate's evidence for a dispute (issue 11): the person's own streams whole (or a range of
+ * them: the candidate's, and those of rows found to be the same person and merged into it), the
+ * records their link records name, the media its messages carried, and the documents a
  * lawyer and an arbitrator read (the Chinese timeline as HTML and PDF, the evidence list, the
  * completeness report, the custody log), all bound by the bundle's signed manifest
  * (src/evidence/export). Only a member holding the 法务 role may export, and the export is itself a
@@ -95,14 +96,14 @@ function channelsAsHeld(
  */
 async function memberProfiles(
   deps: LegalExportDeps,
-  candidate: { id: string; externalUserId: string; stream: string },
+  candidate: { id: string; externalUserId: string; stream: string; streams: readonly string[] },
   entries: readonly TimelineEntry[],
 ): Promise<number[]> {
   const checkpoint = await latestCheckpoint(deps.pool, deps.origin, verifierKeyOf(deps.origin, deps.signingKey.publicKey));
   if (!checkpoint) return []; // the export refuses anyway, saying why
   const reader = createLedgerReader(deps.pool);
   const records: StoredRecord[] = [];
-  for await (const r of reader.cursor({ stream: candidate.stream, pageSize: 1000 })) records.push(r);
+  for (const stream of candidate.streams) for await (const r of reader.cursor({ stream, pageSize: 1000 })) records.push(r);
   const members = involvedMembers({ entries, records, candidate });
   const seqs: number[] = [];
   for (const userid of [...members.keys()].sort()) {
@@ -163,21 +164,28 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
   const externalUserId = (await directory.externalUserIds(deps.corpId, candidate.candidateId)).join(', ');
   const { entries } = await readTimeline(deps.pool, candidate, { verify: true });
   const linkedSeqs = entries.flatMap((e) => (e.linked ? [e.linked.seq] : []));
-  linkedSeqs.push(
-    ...(await memberProfiles(deps, { id: candidate.candidateId, externalUserId, stream: candidate.stream }, entries)),
-  );
-  const owner = { corpId: deps.corpId, owner: candidate.candidateId };
+  const person = { id: candidate.candidateId, externalUserId, stream: candidate.stream, streams: candidate.streams };
+  linkedSeqs.push(...(await memberProfiles(deps, person, entries)));
+  const ownStreams = new Set(candidate.streams);
+  // Media is content-addressed per candidate row (DECISIONS 11): a merged row's files are its own.
+  const owners = candidate.streams.flatMap((s) => CANDIDATE_STREAMS.candidateOf(s) ?? []);
   const media = deps.media;
 
   return exportBundle(deps.pool, deps.ledger, {
     ...bundleOptions(deps, req),
-    streams: [candidate.stream],
+    streams: candidate.streams,
     linkedSeqs,
     ...(media
       ? {
           media: {
-            refs: (r: StoredRecord) => (r.stream === candidate.stream ? mediaRefs(r) : []),
-            read: async (sha256: string) => (await media.get(owner, sha256))?.bytes ?? null,
+            refs: (r: StoredRecord) => (ownStreams.has(r.stream) ? mediaRefs(r) : []),
+            read: async (sha256: string) => {
+              for (const owner of owners) {
+                const found = await media.get({ corpId: deps.corpId, owner }, sha256);
+                if (found) return found.bytes;
+              }
+              return null;
+            },
           },
         }
       : {}),
@@ -195,7 +203,7 @@ export async function exportCandidateEvidence(deps: LegalExportDeps, req: LegalE
       const docs = await renderLegalDocuments(
         {
           corpId: deps.corpId,
-          candidate: { id: candidate.candidateId, externalUserId, stream: candidate.stream },
+          candidate: person,
           entries: bundled,
           records: ctx.records,
           checkpoint: {

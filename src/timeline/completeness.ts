@@ -1,7 +1,7 @@
 import type { Pool } from 'pg';
 import { CANDIDATE_KINDS } from '../candidates';
 import { CONVERSATION_KINDS, CONVERSATION_STREAMS, type ConversationChannel } from '../conversations';
-import { readStreamChecked, readStreamKinds, type JsonValue, type CheckedRecord } from '../evidence';
+import { readStreamKinds, readStreamsChecked, type JsonValue, type CheckedRecord } from '../evidence';
 import {
   CHANNEL_LABEL,
   channelOf,
@@ -15,7 +15,7 @@ import {
   type TimelineRole,
 } from './render';
 import { shanghaiTime } from './time';
-import type { TimelineCandidate, TimelineProblem } from './timeline';
+import { streamsOf, type TimelineCandidate, type TimelineProblem } from './timeline';
 
 /**
  * The completeness report of one candidate (issue 9 item 5), for a legal export: which messages
@@ -25,7 +25,8 @@ import type { TimelineCandidate, TimelineProblem } from './timeline';
  * up or refused, and each consent change. It also says whether each channel is on: a channel that
  * is off holds nothing, and the report says so rather than looking complete.
  *
- * Read from the candidate's own stream and, for gaps and placeholders only, the stream of each KF
+ * Read from the person's own streams (the candidate's, and those of rows merged into it) and, for
+ * gaps and placeholders only, the stream of each KF
  * account the candidate talked through (`conversation:kf:<open_kfid>`) and the streams the caller
  * names as shared by the corp (the chat archive's): a page or item that could not be read holds
  * messages of people nobody knew yet, so it concerns every candidate of that account or corp and
@@ -51,7 +52,7 @@ export interface CompletenessOptions {
    */
   sharedStreams?: string[];
   /**
-   * Re-verify every record read: the candidate's stream as a whole chain (and its head); each gap
+   * Re-verify every record read: each of the person's streams as a whole chain (and its head); each gap
    * and placeholder of a shared stream on its own (hash and content; its chain is other people's).
    */
   verify?: boolean;
@@ -115,6 +116,8 @@ export interface CompletenessIssue {
 export interface CompletenessReport {
   candidate_id: string;
   stream: string;
+  /** The person's streams read: the candidate's own, and those of rows merged into it. */
+  streams: string[];
   generated_at: string;
   /** True when every channel is on and nothing is missing: no open gap, no placeholder, no failed media (a refused consent is a finding, not a hole). */
   complete: boolean;
@@ -122,7 +125,7 @@ export interface CompletenessReport {
   findings: string[];
   channels: Record<ConversationChannel, ChannelHoldings>;
   issues: CompletenessIssue[];
-  /** Records read: the candidate's stream, and the gaps and placeholders of the shared streams. */
+  /** Records read: the person's streams, and the gaps and placeholders of the shared streams. */
   records_read: number;
   verification?: { ok: boolean; records: number; problems: TimelineProblem[] };
 }
@@ -203,7 +206,8 @@ export async function completenessReport(
   const verify = opts.verify === true;
   const until = opts.untilSeq ?? Infinity;
   const upTo = <T extends { seq: number }>(rs: readonly T[]): T[] => rs.filter((r) => r.seq <= until);
-  const own = await readStreamChecked(pool, candidate.stream, { verify });
+  const streams = streamsOf(candidate);
+  const own = await readStreamsChecked(pool, streams, { verify });
   own.records = upTo(own.records);
   const problems: TimelineProblem[] = [...own.problems];
   let verified = own.verified;
@@ -356,6 +360,7 @@ export async function completenessReport(
   return {
     candidate_id: candidate.candidateId,
     stream: candidate.stream,
+    streams,
     generated_at: (opts.now?.() ?? new Date()).toISOString(),
     complete,
     findings,

@@ -1,29 +1,42 @@
 import type { Pool } from 'pg';
 import { CANDIDATE_ID, CANDIDATE_KINDS, type CandidateDirectory, type CandidateRef } from '../candidates';
 import type { ConversationChannel } from '../conversations';
-import { readRecordsChecked, readStreamChecked, type CheckedRecord, type VerifyProblem } from '../evidence';
+import { readRecordsChecked, readStreamsChecked, type CheckedRecord, type VerifyProblem } from '../evidence';
 import { DEFAULT_RENDERERS, num, obj, rendererFor, str, type EntryRenderers, type TimelineRole } from './render';
 import { shanghaiTime } from './time';
 
 /**
- * A candidate's timeline: every record of the candidate's own stream (`candidate:<cd_…>`) in seq
- * order, each `candidate.link` record carrying the record it links (a callback, an outbound send)
- * read by seq. Nothing else is read, so re-verifying a timeline never walks other people's records
- * (DECISIONS 9).
+ * A candidate's timeline: every record of the person's own streams in seq order (the candidate's
+ * `candidate:<cd_…>` and, when rows were found to be the same person and merged into it, theirs:
+ * a re-applicant's history under another account), each `candidate.link` record carrying the
+ * record it links (a callback, an outbound send) read by seq. Nothing else is read, so
+ * re-verifying a timeline never walks other people's records (DECISIONS 9).
  *
- * Order is the ledger's (seq of the candidate's stream): the order HireLedger learnt things, which
- * is what a cursor can page through without skipping. Each entry also has the source's clock
- * (`occurred_at`), which a page that shows a conversation sorts by.
+ * Order is the ledger's (seq, which is one sequence across streams): the order HireLedger learnt
+ * things, which is what a cursor can page through without skipping. Each entry also has the
+ * source's clock (`occurred_at`), which a page that shows a conversation sorts by.
  *
  * With `verify`, every record read is re-hashed from its stored fields, its content checked against
- * the digests the hash covers and its link to the previous record of the stream checked; a read
- * that reaches the end of the stream must end at the stream's head. Each linked record is re-hashed
+ * the digests the hash covers and its link to the previous record of its stream checked; a read
+ * that reaches the end of a stream must end at the stream's head. Each linked record is re-hashed
  * and must still have the seq, hash and stream its link names.
  */
 
 export interface TimelineCandidate {
   candidateId: string;
+  /** The candidate's own stream (CANDIDATE_STREAMS.candidate). */
   stream: string;
+  /**
+   * Every stream of the person, the candidate's own among them (CandidateDirectory.streams, which
+   * `resolveCandidate` fills in); only `stream` when absent.
+   */
+  streams?: readonly string[];
+}
+
+/** The streams a timeline or report of this candidate reads: the person's, else the candidate's own. */
+export function streamsOf(candidate: TimelineCandidate): string[] {
+  const streams = candidate.streams && candidate.streams.length > 0 ? [...candidate.streams] : [];
+  return streams.includes(candidate.stream) ? streams : [candidate.stream, ...streams];
 }
 
 export interface TimelineOptions {
@@ -81,11 +94,11 @@ export interface TimelineProblem {
 
 export interface TimelineVerification {
   ok: boolean;
-  /** Records of the candidate's stream re-verified. */
+  /** Records of the person's streams re-verified. */
   records: number;
   /** Linked records re-verified. */
   linked_records: number;
-  /** True when the read reached the stream's head (and checked the head). */
+  /** True when the read reached the head of every stream (and checked each head). */
   reached_head: boolean;
   problems: TimelineProblem[];
 }
@@ -93,6 +106,8 @@ export interface TimelineVerification {
 export interface TimelinePage {
   candidate_id: string;
   stream: string;
+  /** Every stream read: the candidate's own, and those of rows merged into it. */
+  streams: string[];
   entries: TimelineEntry[];
   /** Pass as `afterSeq` for the next page; null when this page reached the end. */
   next_after_seq: number | null;
@@ -132,7 +147,8 @@ export function viewOf(record: CheckedRecord, renderers: EntryRenderers): Timeli
 export async function readTimeline(pool: Pool, candidate: TimelineCandidate, opts: TimelineOptions = {}): Promise<TimelinePage> {
   const renderers = opts.renderers ? { ...DEFAULT_RENDERERS, ...opts.renderers } : DEFAULT_RENDERERS;
   const verify = opts.verify === true;
-  const page = await readStreamChecked(pool, candidate.stream, {
+  const streams = streamsOf(candidate);
+  const page = await readStreamsChecked(pool, streams, {
     afterSeq: opts.afterSeq ?? 0,
     ...(opts.limit !== undefined ? { limit: opts.limit } : {}),
     verify,
@@ -186,6 +202,7 @@ export async function readTimeline(pool: Pool, candidate: TimelineCandidate, opt
   return {
     candidate_id: candidate.candidateId,
     stream: candidate.stream,
+    streams,
     entries,
     next_after_seq: page.reachedEnd || !last ? null : last.seq,
     ...(verify
@@ -204,12 +221,15 @@ export async function readTimeline(pool: Pool, candidate: TimelineCandidate, opt
 
 /**
  * The candidate named on a command line or in a request: an opaque id (`cd_…`) or WeCom's
- * external_userid (exact, DECISIONS 8). A merged candidate resolves to the one it was merged into.
+ * external_userid (exact, DECISIONS 8), with every stream of the person. A merged candidate
+ * resolves to the one it was merged into.
  */
 export async function resolveCandidate(
-  directory: Pick<CandidateDirectory, 'find' | 'get'>,
+  directory: Pick<CandidateDirectory, 'find' | 'get' | 'streams'>,
   corpId: string,
   key: string,
-): Promise<CandidateRef | null> {
-  return CANDIDATE_ID.test(key) ? directory.get(corpId, key) : directory.find(corpId, key);
+): Promise<(CandidateRef & { streams: string[] }) | null> {
+  const ref = CANDIDATE_ID.test(key) ? await directory.get(corpId, key) : await directory.find(corpId, key);
+  if (!ref) return null;
+  return { ...ref, streams: await directory.streams(corpId, ref.candidateId) };
 }

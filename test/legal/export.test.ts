@@ -31,6 +31,7 @@ import { grantRole, holdsRole, revokeRole, RoleError } from '../../src/members';
 // The command itself: its main runs only when it is the program.
 import { parseWhen } from '../../scripts/evidence-export';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { legalExportDeps } from './fixtures/deps';
 import { testEnv } from '../support/env';
 import { TEST_KEYS } from '../support/keys';
 
@@ -171,20 +172,15 @@ describe('legal export of a candidate (src/legal)', () => {
     profileSeq = (await ledger.append(profile('张敏', 2))).seq;
     await grantRole(ledger, CORP, { userid: 'LvFa01', role: 'legal', by: 'admin' });
     await createCheckpointer({ pool: db.appPool, origin: ORIGIN, signer: checkpointSigner(ORIGIN, key), witnesses: [] }).take();
-    deps = {
+    deps = await legalExportDeps({
       pool: db.appPool,
       ledger,
       corpId: CORP,
       origin: ORIGIN,
-      signingKey: key,
-      formatSpec: await readFile(join(root, 'docs', 'evidence-format.md')),
-      verifyHtml: await readFile(join(root, 'verifier', 'verify.html')),
-      verifierScript: await readFile(join(root, 'verifier', 'hireledger-verify.mjs')),
-      chromiumPath: process.env['CHROMIUM_PATH'] ?? '/usr/bin/chromium',
+      key,
       media,
       channels: { kf: { state: 'on' }, archive: { state: 'off', detail: '未配置 SDK' } },
-      system: { version: 'test', keyHolder: '法务部', publicKey: verifierKeyOf(ORIGIN, key.publicKey) },
-    };
+    });
   });
   afterAll(async () => {
     await ledger.close();

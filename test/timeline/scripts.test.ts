@@ -93,6 +93,7 @@ describe('candidate:timeline and candidate:completeness', () => {
       type: 'end',
       candidate_id: candidateId,
       stream,
+      streams: [stream],
       entries: 6,
       next_after_seq: null,
       verification: { ok: true, records: 6, linked_records: 0, reached_head: true, problems: [] },

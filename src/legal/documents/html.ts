@@ -88,7 +88,7 @@ ${kv([
   ['候选人', html(model.candidateName || '（档案中无姓名）')],
   ['企业微信外部联系人 ID', mono(input.candidate.externalUserId)],
   ['候选人编号', mono(input.candidate.id)],
-  ['记录流', mono(input.candidate.stream)],
+  ['记录流', mono((input.candidate.streams ?? [input.candidate.stream]).join(', '))],
   ['企业 CorpID', mono(input.corpId)],
   [
     '记录数',

@@ -279,10 +279,11 @@ function confirmationsOf(records: readonly StoredRecord[]): ConfirmationFact[] {
  */
 export function involvedMembers(input: Pick<LegalDocumentsInput, 'entries' | 'records' | 'candidate'>): Map<string, Set<string>> {
   const roles = new Map<string, Set<string>>();
+  const candidate = new Set([input.candidate.id, ...input.candidate.externalUserId.toLowerCase().split(', ')]);
   const add = (userid: string | undefined, role: string) => {
     const u = userid?.toLowerCase();
     if (u === undefined || NOT_A_PERSON.has(u) || !USERID.test(u)) return;
-    if (u === input.candidate.id || u === input.candidate.externalUserId.toLowerCase()) return;
+    if (candidate.has(u)) return;
     const set = roles.get(u) ?? new Set<string>();
     set.add(role);
     roles.set(u, set);

@@ -5,7 +5,11 @@ import type { CompletenessReport, TimelineEntry } from '../../timeline';
 export interface LegalDocumentsInput {
   corpId: string;
   /** `name`: as known from the candidate's profile records, if any (else the latest `candidate.profile` name is used). */
-  candidate: { id: string; externalUserId: string; stream: string; name?: string };
+  /**
+   * `streams`: every stream of the person (the candidate's own, and those of rows merged into it);
+   * `externalUserId`: theirs, comma-separated when more than one.
+   */
+  candidate: { id: string; externalUserId: string; stream: string; streams?: readonly string[]; name?: string };
   /** The candidate's whole timeline (readTimeline, all pages, verified). */
   entries: readonly TimelineEntry[];
   /** The exact records in the bundle, seq order: payloads for identity facts and stage details. */
