@@ -83,6 +83,9 @@ describe('legal documents', () => {
     expect(lines[accepted]).toMatch(/^\s*2026-11-11\s/);
     expect(lines[accepted + 1]).toMatch(/^\s*09:00:00(\s|$)/);
     expect(pdfText).toContain('（北京时间）');
+    // UTC beside it, on the row's hash line, the hash still whole on its line.
+    const acceptedRecord = record('offer.accepted');
+    expect(pdfText).toMatch(new RegExp(`${acceptedRecord.hash} +2026-11-11 01:00:00 UTC`));
     expect(squash(pdfText)).toMatch(/第1页\/共\d+页/);
     for (const kind of [
       'offer.interview_invitation',
@@ -196,20 +199,22 @@ describe('legal documents', () => {
     const rows = lines.slice(1).map(fields);
     expect(rows.length).toBeGreaterThan(10);
     for (const [i, row] of rows.entries()) {
-      expect(row).toHaveLength(8);
+      expect(row).toHaveLength(9);
       expect(row[0]).toBe(String(i + 1));
-      expect(row[4]).toBe('');
+      expect(row[5]).toBe('');
     }
     const sent = record('offer.sent');
-    const sentRow = rows.find((r) => r[7] === sent.hash);
-    expect(sentRow?.[6]).toBe(String(sent.seq));
-    expect(sentRow?.[5]).toContain(`records.jsonl（seq ${sent.seq}）`);
+    const sentRow = rows.find((r) => r[8] === sent.hash);
+    expect(sentRow?.[7]).toBe(String(sent.seq));
+    expect(sentRow?.[6]).toContain(`records.jsonl（seq ${sent.seq}）`);
     expect(sentRow?.[1]).toContain('正式 offer');
-    // When, in Beijing time, as the records say.
+    // When, in Beijing time to the second as the records say, and the same instant in UTC beside it.
     const s = new Date(sent.occurredAt.getTime() + 8 * 3600_000).toISOString();
-    expect(sentRow?.[2]).toBe(`${s.slice(0, 10)} ${s.slice(11, 16)}`);
+    expect(sentRow?.[2]).toBe(`${s.slice(0, 10)} ${s.slice(11, 19)}`);
+    const u = sent.occurredAt.toISOString();
+    expect(sentRow?.[3]).toBe(`${u.slice(0, 10)} ${u.slice(11, 19)} UTC`);
     // A field a spreadsheet would run as a formula is quoted with an apostrophe.
-    expect(rows.some((r) => r[3] === `'${FORMULA_SOURCE}`)).toBe(true);
+    expect(rows.some((r) => r[4] === `'${FORMULA_SOURCE}`)).toBe(true);
     expect(rows.some((r) => r.some((f) => /^[=+@]/.test(f)))).toBe(false);
   });
 

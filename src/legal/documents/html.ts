@@ -1,7 +1,7 @@
 import { CHANNEL_LABEL, ROLE_LABEL, type CompletenessReport, type TimelineRole } from '../../timeline';
 import type { DocumentModel, TimelineRow } from './model';
 import { APPROVED_DIVIDER, STAGE_LABEL, type StageKey } from './stages';
-import { beijing, html } from './text';
+import { beijing, html, utc } from './text';
 import type { LegalDocumentsInput } from './types';
 
 /**
@@ -115,7 +115,7 @@ function evidenceList(model: DocumentModel): string {
   const rows = model.evidence
     .map((e) => {
       const seq = e.seq && !e.where.includes('seq ') ? `<br><span class="note">seq ${html(e.seq)}</span>` : '';
-      const main = `<tr><td class="no main">${e.no}</td><td class="main">${html(e.name)}${e.when ? `<br><span class="note">${html(e.when)}（北京时间）</span>` : ''}</td><td class="main">${html(e.source)}</td><td class="blank main"></td><td class="main">${html(e.where)}${seq}</td></tr>`;
+      const main = `<tr><td class="no main">${e.no}</td><td class="main">${html(e.name)}${e.when ? `<br><span class="note">${html(e.when)}（北京时间）<br>${html(e.whenUtc)}</span>` : ''}</td><td class="main">${html(e.source)}</td><td class="blank main"></td><td class="main">${html(e.where)}${seq}</td></tr>`;
       return `<tbody class="entry${e.hash ? ' with-hash' : ''}">${main}${e.hash ? `<tr><td class="hash" colspan="5">哈希 ${html(e.hash)}</td></tr>` : ''}</tbody>`;
     })
     .join('\n');
@@ -138,7 +138,7 @@ function entry(row: TimelineRow): string {
   return `${divider}<tbody class="entry with-hash${stage ? ` stage-${stage}` : ''}"><tr><td class="main time">${html(beijing(row.at))}</td><td class="main">${html(
     row.who,
   )}</td><td class="main">${badge}${html(row.what)}</td><td class="main channel">${html(row.channel)}</td><td class="main seq">${row.seq}</td></tr>
-<tr><td class="hash" colspan="${COLS}">哈希 ${html(row.hash)}${linked}</td></tr></tbody>`;
+<tr><td class="hash" colspan="${COLS}">哈希 ${html(row.hash)} &nbsp;&nbsp;${html(utc(row.at))}${linked}</td></tr></tbody>`;
 }
 
 function timeline(model: DocumentModel): string {
@@ -148,7 +148,7 @@ function timeline(model: DocumentModel): string {
   const noApproval = model.rows.some((r) => r.firstApproval) ? '' : '<p class="note">本时间线中没有 offer 审批通过的记录。</p>';
   return `<section>
 <h2>时间线</h2>
-<p class="note">按事件发生时间（来源的时钟）排序，同一时间按 seq（账本顺序）。每行下方为该记录的 SHA-256 哈希（与 records.jsonl 中的 hash 相同）。标记：${legend}</p>
+<p class="note">按事件发生时间（来源的时钟）排序，同一时间按 seq（账本顺序）。每行下方为该记录的 SHA-256 哈希（与 records.jsonl 中的 hash 相同）及同一时间的 UTC 表示。标记：${legend}</p>
 ${noApproval}
 <table class="timeline"><thead><tr><th class="c-time">时间（北京时间）</th><th class="c-who">人员</th><th>内容</th><th class="c-channel">渠道</th><th class="c-seq">seq</th></tr></thead>
 ${model.rows.map(entry).join('\n')}

@@ -5,9 +5,9 @@ import { CONVERSATION_KINDS } from '../../conversations';
 import type { JsonValue, StoredRecord } from '../../evidence';
 import { MEMBER_KINDS } from '../../members';
 import { OFFER_KINDS } from '../../offers';
-import { CHANNEL_LABEL, ROLE_LABEL, shanghaiTime, type TimelineEntry } from '../../timeline';
+import { CHANNEL_LABEL, ROLE_LABEL, type TimelineEntry } from '../../timeline';
 import { hitOf, obj, STAGE_LABEL, stageOf, str, type StageKey } from './stages';
-import { maskLast4 } from './text';
+import { beijing, maskLast4, utc } from './text';
 import type { LegalDocumentsInput } from './types';
 
 /**
@@ -61,8 +61,10 @@ export interface MemberFact {
 export interface EvidenceItem {
   no: number;
   name: string;
-  /** When, in Beijing time (a range for a group of records), or '' for files about the whole bundle. */
+  /** When, in Beijing time to the second (a range for a group of records), or '' for files about the whole bundle. */
   when: string;
+  /** The same instant or range in UTC (LEGAL.md: Beijing time, with UTC beside it). */
+  whenUtc: string;
   source: string;
   where: string;
   seq: string;
@@ -315,17 +317,13 @@ function membersOf(input: LegalDocumentsInput): MemberFact[] {
   }));
 }
 
-/** `2026-11-27 05:35`, Beijing time (the documents say so once, in their headings). */
-function beijing(d: Date): string {
-  const s = shanghaiTime(d);
-  return `${s.slice(0, 10)} ${s.slice(11, 16)}`;
-}
-
-function span(ds: readonly Date[]): string {
-  if (ds.length === 0) return '';
+/** An instant or the span of several, in Beijing time and in UTC: `when` and `whenUtc` of an evidence item. */
+function span(ds: readonly Date[]): { when: string; whenUtc: string } {
+  if (ds.length === 0) return { when: '', whenUtc: '' };
   const ms = ds.map((d) => d.getTime());
-  const [a, b] = [beijing(new Date(Math.min(...ms))), beijing(new Date(Math.max(...ms)))];
-  return a === b ? a : `${a} 至 ${b}`;
+  const [first, last] = [new Date(Math.min(...ms)), new Date(Math.max(...ms))];
+  const of = (f: (d: Date) => string) => (first.getTime() === last.getTime() ? f(first) : `${f(first)} 至 ${f(last)}`);
+  return { when: of(beijing), whenUtc: of(utc) };
 }
 
 function has(files: readonly string[], name: string): boolean {
@@ -345,7 +343,7 @@ function evidenceOf(
     name: `签名检查点（树大小 ${cp.size}，根哈希 ${cp.rootHash}）、公钥及见证记录（witnesses.json，可能为空）`,
     source: `HireLedger 证据账本（Ed25519 签名；保管人：${input.system.keyHolder}）`,
     where: ['checkpoint.txt', 'public-key.txt', 'witnesses.json', 'statement.txt'].filter((f) => has(files, f)).join('；'),
-    when: beijing(cp.signedAt),
+    ...span([cp.signedAt]),
     seq: '',
     hash: '',
   });
@@ -354,7 +352,7 @@ function evidenceOf(
       name: `本候选人的全部记录（${input.records.length} 条）及每条记录的包含证明`,
       source: 'HireLedger 证据账本',
       where: ['records.jsonl', 'proofs.jsonl'].filter((f) => has(files, f)).join('；'),
-      when: span(input.records.map((r) => r.occurredAt)),
+      ...span(input.records.map((r) => r.occurredAt)),
       seq: `${model.firstSeq}–${model.lastSeq}`,
       hash: '',
     });
@@ -367,7 +365,7 @@ function evidenceOf(
       name: row.what.startsWith(STAGE_LABEL[row.stage]) ? row.what : `${STAGE_LABEL[row.stage]}：${row.what}`,
       source: row.channel || (record ? sourceLabel(record.source) : ''),
       where: at(row.seq),
-      when: beijing(row.at),
+      ...span([row.at]),
       seq: String(row.seq),
       hash: row.hash,
     });
@@ -377,7 +375,7 @@ function evidenceOf(
       name: `企业微信联系人资料（${p.name || p.externalUserId}）`,
       source: '企业微信 externalcontact/get',
       where: at(p.seq),
-      when: beijing(p.at),
+      ...span([p.at]),
       seq: String(p.seq),
       hash: p.hash,
     });
@@ -387,7 +385,7 @@ function evidenceOf(
       name: `候选人身份确认：${c.what}`,
       source: 'offer 确认页面（H5）',
       where: at(c.seq),
-      when: beijing(c.at),
+      ...span([c.at]),
       seq: String(c.seq),
       hash: c.hash,
     });
@@ -398,7 +396,7 @@ function evidenceOf(
       name: `企业微信通讯录记录：${m.userid}${m.profile.name ? `（${m.profile.name}）` : ''}`,
       source: '企业微信通讯录',
       where: at(m.profile.seq),
-      when: beijing(m.profile.at),
+      ...span([m.profile.at]),
       seq: String(m.profile.seq),
       hash: m.profile.hash,
     });
@@ -417,7 +415,7 @@ function evidenceOf(
       name: `聊天记录（${seqs.length} 条）`,
       source: label,
       where: 'records.jsonl；timeline.pdf',
-      when: span(timesOf.get(label) ?? []),
+      ...span(timesOf.get(label) ?? []),
       seq: `${seqs[0]}–${seqs.at(-1)}`,
       hash: '',
     });
@@ -428,7 +426,7 @@ function evidenceOf(
       name: `媒体文件（${media} 个，文件名即其 SHA-256）`,
       source: '企业微信',
       where: 'media/',
-      when: '',
+      ...span([]),
       seq: '',
       hash: '',
     });
@@ -439,12 +437,12 @@ function evidenceOf(
     ['verify.html', '离线验证页面（浏览器）', 'HireLedger'],
   ];
   for (const [file, name, source] of named)
-    if (has(files, file)) items.push({ name, source, where: file, when: '', seq: '', hash: '' });
+    if (has(files, file)) items.push({ name, source, where: file, ...span([]), seq: '', hash: '' });
   items.push({
     name: '证据时间线（本文件）',
     source: 'HireLedger 据以上记录生成',
     where: 'timeline.pdf；timeline.html',
-    when: '',
+    ...span([]),
     seq: '',
     hash: '',
   });

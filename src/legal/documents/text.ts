@@ -28,6 +28,12 @@ export function beijing(d: Date): string {
   return `${s.slice(0, 10)} ${s.slice(11, 19)}`;
 }
 
+/** `2026-11-27 05:35:21 UTC`: the same instant in UTC, shown beside Beijing time (LEGAL.md). */
+export function utc(d: Date): string {
+  const s = d.toISOString();
+  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
+}
+
 /** At most `max` characters (code points), with an ellipsis when cut. */
 export function clip(text: string, max: number): string {
   const chars = Array.from(text);
