@@ -47,8 +47,9 @@ export interface CandidateDirectory {
    */
   externalUserIds(corpId: string, candidateId: string): Promise<string[]>;
   /**
-   * Read only: every stream of the person, oldest row first: the candidate's own and those of the
-   * rows merged into it (a re-applicant's history under another account). Empty for an unknown id.
+   * Read only: every stream of the person, the candidate's own first, then those of the rows merged
+   * with it (a re-applicant's history under another account), as the ledger's merge records say,
+   * and whether the candidates table agrees (store.ts `personStreams`). Empty for an unknown id.
    */
-  streams(corpId: string, candidateId: string): Promise<string[]>;
+  streams(corpId: string, candidateId: string): Promise<{ streams: string[]; mismatch: string | null }>;
 }

@@ -56,6 +56,8 @@ export {
 export {
   assignRecruiter,
   candidateStreams,
+  personStreams,
+  type PersonStreams,
   createCandidateDirectory,
   linkRecord,
   type CandidateDirectoryOptions,

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Pool, PoolClient } from 'pg';
-import type { EvidenceEntry, JsonValue } from '../evidence';
+import { readStreamKinds, type EvidenceEntry, type JsonValue } from '../evidence';
 import { HIRELEDGER_ACTOR } from '../platform/names';
 import type { CandidateDirectory, CandidateRef, FirstContact } from './directory';
 import {
@@ -267,7 +267,7 @@ export function createCandidateDirectory(pool: Pick<Pool, 'query'>, opts: Candid
       );
       return rows.map((r) => r.external_userid);
     },
-    streams: (corpId, candidateId) => candidateStreams(pool, corpId, candidateId),
+    streams: (corpId, candidateId) => personStreams(pool, corpId, candidateId),
   };
 }
 
@@ -395,4 +395,60 @@ export async function candidateStreams(db: Query, corpId: string, candidateId: s
     [corpId, live.candidateId],
   );
   return rows.map((r) => CANDIDATE_STREAMS.candidate(r.id));
+}
+
+/** The person's streams as the ledger records them, and whether the candidates table agrees. */
+export interface PersonStreams {
+  /** The live row's stream first, then each row recorded as merged with it, in the order found. */
+  streams: string[];
+  /**
+   * Null when the table's merges (`merged_into`) are the recorded ones; else, in Chinese, which rows
+   * the table and the records disagree on (the table was changed without a record, or the reverse).
+   */
+  mismatch: string | null;
+}
+
+/** The other row a `candidate.merged` record on `self`'s stream names (`merged:<self>:<other>`). */
+function mergedWith(sourceRef: string, self: string): string | null {
+  const [tag, own, other] = sourceRef.split(':');
+  return tag === 'merged' && own === self && other !== undefined && CANDIDATE_ID.test(other) ? other : null;
+}
+
+/** A person has at most this many rows: a bound on the walk below, far above any real merge. */
+const MAX_ROWS_OF_A_PERSON = 200;
+
+/**
+ * Every stream of one person for a timeline or a legal export, from the evidence: the live row's
+ * stream, and every row that a `candidate.merged` record (in its hashed source_ref, on both
+ * streams) joins to it, followed from stream to stream. The `merged_into` column is what the app
+ * looks rows up by, and the app may write it; what was merged is what the ledger recorded, so a
+ * changed column can neither hide a row's history nor bring another person's in. A disagreement is
+ * returned as `mismatch` for the report to show. Empty streams when the corp has no such candidate.
+ */
+export async function personStreams(db: Pick<Pool, 'query'>, corpId: string, candidateId: string): Promise<PersonStreams> {
+  const live = await candidateById(db, corpId, candidateId);
+  if (!live) return { streams: [], mismatch: null };
+  const ids = [live.candidateId];
+  for (let i = 0; i < ids.length && ids.length <= MAX_ROWS_OF_A_PERSON; i++) {
+    const self = ids[i] as string;
+    const { records } = await readStreamKinds(db, CANDIDATE_STREAMS.candidate(self), [CANDIDATE_KINDS.merged]);
+    for (const r of records) {
+      const other = mergedWith(r.sourceRef, self);
+      if (other !== null && !ids.includes(other)) ids.push(other);
+    }
+  }
+  const recorded = ids.map((id) => CANDIDATE_STREAMS.candidate(id));
+  const table = await candidateStreams(db, corpId, live.candidateId);
+  const onlyTable = table.filter((s) => !recorded.includes(s));
+  const onlyRecorded = recorded.filter((s) => !table.includes(s));
+  const mismatch =
+    onlyTable.length === 0 && onlyRecorded.length === 0
+      ? null
+      : `候选人合并关系与证据记录不一致：${[
+          onlyTable.length > 0 ? `数据库将 ${onlyTable.join(', ')} 并入本人，但没有合并记录` : '',
+          onlyRecorded.length > 0 ? `合并记录将 ${onlyRecorded.join(', ')} 并入本人，但数据库中没有` : '',
+        ]
+          .filter(Boolean)
+          .join('；')}（以证据记录为准）`;
+  return { streams: recorded, mismatch };
 }

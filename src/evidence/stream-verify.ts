@@ -1,4 +1,4 @@
-import type { Pool } from 'pg';
+import type { Pool, PoolClient } from 'pg';
 import { MAX_DEPTH, canonicalize, type JsonValue } from './canonical';
 import type { StoredRecord } from './reader';
 import { createHash } from 'node:crypto';
@@ -271,102 +271,122 @@ const CHUNK = 1000;
  * the ones it read, which is still the stream in order.
  */
 export async function readStreamChecked(pool: Pool, stream: string, opts: StreamReadOptions = {}): Promise<StreamRead> {
+  checkReadOptions(opts);
+  return onOneConnection(pool, opts.verify === true, (client) => readStreamOn(client, stream, opts));
+}
+
+function checkReadOptions(opts: StreamReadOptions): void {
   const afterSeq = opts.afterSeq ?? 0;
   const limit = opts.limit;
   if (limit !== undefined && (!Number.isSafeInteger(limit) || limit < 1))
     throw new RangeError('limit must be a positive integer');
   if (!Number.isSafeInteger(afterSeq) || afterSeq < 0) throw new RangeError('afterSeq must be a non-negative integer');
-  const verify = opts.verify === true;
+}
+
+/**
+ * Runs `read` on one connection, in one REPEATABLE READ snapshot when `snapshot` (every query of
+ * the read then sees the same ledger). A failed read closes the connection: a chunk may still be
+ * in flight on it, so it is not handed to someone else.
+ */
+async function onOneConnection<T>(pool: Pool, snapshot: boolean, read: (client: PoolClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let inTransaction = false;
   let broken = false;
   try {
-    if (verify) {
+    if (snapshot) {
       await client.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
       inTransaction = true;
     }
-    const anchorQuery =
-      verify && afterSeq > 0
-        ? client.query<{ hash: string }>(
-            'SELECT hash FROM evidence_records WHERE stream = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1',
-            [stream, afterSeq],
-          )
-        : null;
-    const headQuery = verify
-      ? handled(client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM evidence_heads WHERE stream = $1', [stream]))
-      : null;
-    // The seqs come from the (stream, seq) index alone, then the rows by primary key: the planner
-    // cannot choose to walk the ledger in seq order filtering on stream, which it may do for a
-    // large stream and which costs the whole ledger when the stream's records sit at its end. A
-    // btree scan of `seq = ANY(array)` returns the rows in seq order without a sort.
-    const chunk = (after: number, n: number) =>
-      handled(
-        client.query<TextRow>(
-          `SELECT ${columns(verify)} FROM evidence_records
-          WHERE seq = ANY(ARRAY(SELECT seq FROM evidence_records WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT ${n}))
-          ORDER BY seq`,
-          [stream, after],
-        ),
-      );
-
-    const problems: VerifyProblem[] = [];
-    const records: CheckedRecord[] = [];
-    let tip: string | null = (await anchorQuery)?.rows[0]?.hash ?? null;
-    // One row more than asked tells whether the stream goes on.
-    let wanted = limit === undefined ? Infinity : limit + 1;
-    let asked = Math.min(CHUNK, wanted);
-    let pending: ReturnType<typeof chunk> | null = chunk(afterSeq, asked);
-    let more = false;
-    while (pending) {
-      const rows: TextRow[] = (await pending).rows;
-      wanted -= rows.length;
-      const last = rows.at(-1);
-      pending = rows.length === asked && wanted > 0 && last ? chunk(Number(last.seq), (asked = Math.min(CHUNK, wanted))) : null;
-      for (const row of rows) {
-        if (limit !== undefined && records.length === limit) {
-          more = true;
-          break;
-        }
-        if (!verify) {
-          records.push(readPlain(row));
-          continue;
-        }
-        if (row.prev_hash !== tip) {
-          problems.push({
-            kind: 'chain_broken',
-            seq: Number(row.seq),
-            stream,
-            detail: `prev_hash ${row.prev_hash ?? 'null'} does not link to the stream's previous record (${tip ?? 'none'})`,
-          });
-        }
-        tip = row.hash;
-        records.push(readVerified(row, problems));
-      }
-    }
-    if (headQuery) {
-      const stored = (await headQuery).rows[0];
-      if (!more && (stored?.hash ?? null) !== tip) {
-        problems.push({
-          kind: 'head_mismatch',
-          seq: stored ? Number(stored.seq) : null,
-          stream,
-          detail: `stream head is ${stored?.hash ?? 'missing'}, chain ends at ${tip ?? 'nothing'}`,
-        });
-      }
-    }
+    const result = await read(client);
     if (inTransaction) {
       inTransaction = false;
       await client.query('COMMIT');
     }
-    return { records, problems, reachedEnd: !more, verified: verify ? records.length : 0 };
+    return result;
   } catch (err) {
-    // A chunk may still be in flight on this connection: it is closed, not handed to someone else.
     broken = true;
     if (inTransaction) await client.query('ROLLBACK').catch(() => undefined);
     throw err;
   } finally {
     client.release(broken);
   }
+}
+
+/** One stream's read on a connection the caller holds (in the caller's snapshot, when verifying). */
+async function readStreamOn(client: PoolClient, stream: string, opts: StreamReadOptions): Promise<StreamRead> {
+  const afterSeq = opts.afterSeq ?? 0;
+  const limit = opts.limit;
+  const verify = opts.verify === true;
+  const anchorQuery =
+    verify && afterSeq > 0
+      ? client.query<{ hash: string }>(
+          'SELECT hash FROM evidence_records WHERE stream = $1 AND seq <= $2 ORDER BY seq DESC LIMIT 1',
+          [stream, afterSeq],
+        )
+      : null;
+  const headQuery = verify
+    ? handled(client.query<{ seq: string; hash: string }>('SELECT seq, hash FROM evidence_heads WHERE stream = $1', [stream]))
+    : null;
+  // The seqs come from the (stream, seq) index alone, then the rows by primary key: the planner
+  // cannot choose to walk the ledger in seq order filtering on stream, which it may do for a
+  // large stream and which costs the whole ledger when the stream's records sit at its end. A
+  // btree scan of `seq = ANY(array)` returns the rows in seq order without a sort.
+  const chunk = (after: number, n: number) =>
+    handled(
+      client.query<TextRow>(
+        `SELECT ${columns(verify)} FROM evidence_records
+        WHERE seq = ANY(ARRAY(SELECT seq FROM evidence_records WHERE stream = $1 AND seq > $2 ORDER BY seq LIMIT ${n}))
+        ORDER BY seq`,
+        [stream, after],
+      ),
+    );
+
+  const problems: VerifyProblem[] = [];
+  const records: CheckedRecord[] = [];
+  let tip: string | null = (await anchorQuery)?.rows[0]?.hash ?? null;
+  // One row more than asked tells whether the stream goes on.
+  let wanted = limit === undefined ? Infinity : limit + 1;
+  let asked = Math.min(CHUNK, wanted);
+  let pending: ReturnType<typeof chunk> | null = chunk(afterSeq, asked);
+  let more = false;
+  while (pending) {
+    const rows: TextRow[] = (await pending).rows;
+    wanted -= rows.length;
+    const last = rows.at(-1);
+    pending = rows.length === asked && wanted > 0 && last ? chunk(Number(last.seq), (asked = Math.min(CHUNK, wanted))) : null;
+    for (const row of rows) {
+      if (limit !== undefined && records.length === limit) {
+        more = true;
+        break;
+      }
+      if (!verify) {
+        records.push(readPlain(row));
+        continue;
+      }
+      if (row.prev_hash !== tip) {
+        problems.push({
+          kind: 'chain_broken',
+          seq: Number(row.seq),
+          stream,
+          detail: `prev_hash ${row.prev_hash ?? 'null'} does not link to the stream's previous record (${tip ?? 'none'})`,
+        });
+      }
+      tip = row.hash;
+      records.push(readVerified(row, problems));
+    }
+  }
+  if (headQuery) {
+    const stored = (await headQuery).rows[0];
+    if (!more && (stored?.hash ?? null) !== tip) {
+      problems.push({
+        kind: 'head_mismatch',
+        seq: stored ? Number(stored.seq) : null,
+        stream,
+        detail: `stream head is ${stored?.hash ?? 'missing'}, chain ends at ${tip ?? 'nothing'}`,
+      });
+    }
+  }
+  return { records, problems, reachedEnd: !more, verified: verify ? records.length : 0 };
 }
 
 /**
@@ -445,8 +465,13 @@ export async function verifyStream(pool: Pool, stream: string, opts: { pageSize?
 
 /**
  * Several streams read as one, in seq order (one sequence across streams): each stream read and
- * verified as its own chain, the reads merged. With `limit`, the first `limit` records of the merge;
- * `reachedEnd` only when every stream was read to its end and none of what was read was left out.
+ * verified as its own chain, all of them on one connection in one snapshot (a record appended to
+ * one stream while another is read is in the page or after it, never skipped), the reads merged.
+ * With `limit`, the first `limit` records of the merge; `reachedEnd` only when every stream was
+ * read to its end and nothing read was left out. Problems are the page's: those of records it
+ * returns, and a stream's end (its head) only on the page that reaches the end of every stream.
+ * A verified read from the start also reports a stream that holds no record at all (each stream
+ * named is expected to exist).
  */
 export async function readStreamsChecked(
   pool: Pool,
@@ -454,14 +479,27 @@ export async function readStreamsChecked(
   opts: StreamReadOptions = {},
 ): Promise<StreamRead> {
   if (streams.length === 0) throw new RangeError('name at least one stream');
-  const reads = await Promise.all(streams.map((s) => readStreamChecked(pool, s, opts)));
-  if (reads.length === 1) return reads[0] as StreamRead;
+  checkReadOptions(opts);
+  const verify = opts.verify === true;
+  const reads = await onOneConnection(pool, verify || streams.length > 1, async (client) => {
+    const out: StreamRead[] = [];
+    for (const stream of new Set(streams)) out.push(await readStreamOn(client, stream, opts));
+    return out;
+  });
   const all = reads.flatMap((r) => r.records).sort((a, b) => a.seq - b.seq);
   const records = opts.limit !== undefined ? all.slice(0, opts.limit) : all;
-  return {
-    records,
-    problems: reads.flatMap((r) => r.problems).sort((a, b) => (a.seq ?? 0) - (b.seq ?? 0)),
-    reachedEnd: reads.every((r) => r.reachedEnd) && records.length === all.length,
-    verified: reads.reduce((n, r) => n + r.verified, 0),
-  };
+  const reachedEnd = reads.every((r) => r.reachedEnd) && records.length === all.length;
+  const last = records.at(-1)?.seq ?? Infinity;
+  const problems: VerifyProblem[] = [];
+  [...new Set(streams)].forEach((stream, i) => {
+    const read = reads[i] as StreamRead;
+    for (const p of read.problems) {
+      if (p.kind === 'head_mismatch' ? reachedEnd : p.seq !== null && p.seq <= last) problems.push(p);
+    }
+    if (verify && (opts.afterSeq ?? 0) === 0 && read.records.length === 0 && read.problems.length === 0) {
+      problems.push({ kind: 'head_mismatch', seq: null, stream, detail: 'the stream holds no record, and none is its head' });
+    }
+  });
+  problems.sort((a, b) => (a.seq ?? Infinity) - (b.seq ?? Infinity));
+  return { records, problems, reachedEnd, verified: verify ? records.length : 0 };
 }

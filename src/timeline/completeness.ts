@@ -332,6 +332,10 @@ export async function completenessReport(
   issues.sort((a, b) => a.seq - b.seq);
 
   const findings: string[] = [];
+  if (candidate.mergeMismatch) {
+    findings.push(candidate.mergeMismatch);
+    if (verify) problems.push({ kind: 'merge_mismatch', seq: null, stream: null, detail: candidate.mergeMismatch });
+  }
   for (const channel of ['kf', 'archive'] as const) {
     const s = channels[channel].status;
     if (s.state !== 'on') {
@@ -354,6 +358,7 @@ export async function completenessReport(
   }
   // A refused consent is reported, but it is not a hole: WeCom archives nothing of that contact by design.
   const complete =
+    !candidate.mergeMismatch &&
     (['kf', 'archive'] as const).every((c) => channels[c].status.state === 'on') &&
     !issues.some((i) => (i.type === 'gap' && !i.closed_by) || i.type === 'placeholder' || i.type === 'media_failed');
 

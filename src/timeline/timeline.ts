@@ -31,6 +31,11 @@ export interface TimelineCandidate {
    * `resolveCandidate` fills in); only `stream` when absent.
    */
   streams?: readonly string[];
+  /**
+   * When the candidates table's merges differ from the recorded ones: why, in Chinese (from
+   * CandidateDirectory.streams). A verified read reports it as a `merge_mismatch` problem.
+   */
+  mergeMismatch?: string | null;
 }
 
 /** The streams a timeline or report of this candidate reads: the person's, else the candidate's own. */
@@ -83,7 +88,7 @@ export interface TimelineEntry extends TimelineRecordView {
   };
 }
 
-export type TimelineProblemKind = VerifyProblem['kind'] | 'link_mismatch';
+export type TimelineProblemKind = VerifyProblem['kind'] | 'link_mismatch' | 'merge_mismatch';
 
 export interface TimelineProblem {
   kind: TimelineProblemKind;
@@ -173,6 +178,10 @@ export async function readTimeline(pool: Pool, candidate: TimelineCandidate, opt
     { verify },
   );
   problems.push(...linked.problems);
+  // Said once, on the page that ends the timeline (a reader sums the pages' problems).
+  if (verify && page.reachedEnd && candidate.mergeMismatch) {
+    problems.push({ kind: 'merge_mismatch', seq: null, stream: null, detail: candidate.mergeMismatch });
+  }
 
   const entries = page.records.map((record): TimelineEntry => {
     const view = viewOf(record, renderers);
@@ -228,8 +237,9 @@ export async function resolveCandidate(
   directory: Pick<CandidateDirectory, 'find' | 'get' | 'streams'>,
   corpId: string,
   key: string,
-): Promise<(CandidateRef & { streams: string[] }) | null> {
+): Promise<(CandidateRef & { streams: string[]; mergeMismatch: string | null }) | null> {
   const ref = CANDIDATE_ID.test(key) ? await directory.get(corpId, key) : await directory.find(corpId, key);
   if (!ref) return null;
-  return { ...ref, streams: await directory.streams(corpId, ref.candidateId) };
+  const person = await directory.streams(corpId, ref.candidateId);
+  return { ...ref, streams: person.streams, mergeMismatch: person.mismatch };
 }

@@ -71,6 +71,17 @@ describe('legal export of a merged candidate', () => {
     first = (await createCandidateByRecruiter(ids, { corpId: CORP, recruiter: 'zhangmin', externalUserId: 'wmMergedFirst' }))
       .candidate.candidateId;
     await ledger.append(message(first, 1, '您好，我想应聘这个岗位'));
+    // What externalcontact/get said of the first account: the documents name the person by it.
+    await ledger.append({
+      stream: CANDIDATE_STREAMS.candidate(first),
+      kind: 'candidate.profile',
+      occurredAt: new Date(Date.UTC(2026, 10, 20, 2, 0, 30)),
+      actor: 'hireledger',
+      source: 'hireledger.candidates',
+      sourceRef: `profile:${first}:1`,
+      payload: { external_contact: { external_userid: 'wmMergedFirst', name: '李雷', type: 1 } },
+      raw: null,
+    });
     second = (
       await ledger.transact(async (tx) => {
         const ref = await directory.candidateFor(tx, CORP, 'wmMergedSecond', { via: 'kf', openKfId: KFID });
@@ -139,6 +150,9 @@ describe('legal export of a merged candidate', () => {
     const html = (files.get('timeline.html') as Buffer).toString('utf8');
     for (const said of ['您好，我想应聘这个岗位', '我已经从原单位辞职了', '收到，谢谢']) expect(html).toContain(said);
     expect(html).toContain(CANDIDATE_STREAMS.candidate(second));
+    // The person is named by both rows' messages: never an unnamed 候选人（cd_…）.
+    expect(html).not.toContain(`候选人（${second}）`);
+    expect((html.match(/候选人 李雷/g) ?? []).length).toBeGreaterThanOrEqual(3);
     expect(html).toContain('wmMergedFirst, wmMergedSecond');
     const completeness = JSON.parse((files.get('completeness.json') as Buffer).toString('utf8')) as {
       streams: string[];

@@ -86,6 +86,36 @@ describe('the timeline of a merged candidate', () => {
     await db.drop();
   });
 
+  async function tamper(sql: string, params: unknown[] = []): Promise<void> {
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SET LOCAL session_replication_role = replica');
+      await client.query(sql, params);
+      await client.query('COMMIT');
+    } finally {
+      client.release();
+    }
+  }
+
+  /** Every page of a verified timeline, `limit` at a time. */
+  async function pages(person: Parameters<typeof readTimeline>[1], limit: number) {
+    const out: { entries: TimelineEntry[]; records: number; problems: { kind: string; seq: number | null }[] } = {
+      entries: [],
+      records: 0,
+      problems: [],
+    };
+    let after: number | null = 0;
+    while (after !== null) {
+      const page = await readTimeline(db.appPool, person, { afterSeq: after, limit, verify: true });
+      out.entries.push(...page.entries);
+      out.records += page.verification?.records ?? 0;
+      out.problems.push(...(page.verification?.problems ?? []));
+      after = page.next_after_seq;
+    }
+    return out;
+  }
+
   const texts = (entries: readonly TimelineEntry[]) =>
     entries.filter((e) => e.kind === CONVERSATION_KINDS.message).map((e) => e.summary.replace(/^候选人（微信客服）：/, ''));
 
@@ -140,6 +170,102 @@ describe('the timeline of a merged candidate', () => {
     }
     expect(pages).toBeGreaterThanOrEqual(Math.ceil(whole.entries.length / 2));
     expect(paged.map((e) => e.seq)).toEqual(whole.entries.map((e) => e.seq));
+  });
+
+  test('paged, each record is counted and each problem reported once, on the page that holds it', async () => {
+    const person = (await resolveCandidate(directory, CORP, first))!;
+    const whole = await readTimeline(db.appPool, person, { verify: true });
+    const clean = await pages(person, 2);
+    expect(clean.records).toBe(whole.entries.length);
+    expect(clean.problems).toEqual([]);
+    const changed = whole.entries.find(
+      (e) => e.stream === CANDIDATE_STREAMS.candidate(second) && e.kind === CONVERSATION_KINDS.message,
+    );
+    await tamper(`UPDATE evidence_records SET payload = jsonb_set(payload, '{text}', '"改过"') WHERE seq = $1`, [changed?.seq]);
+    // And the merged row's last record is removed: its head no longer matches, said once.
+    const lastOfSecond = whole.entries.filter((e) => e.stream === CANDIDATE_STREAMS.candidate(second)).at(-1);
+    await tamper('DELETE FROM evidence_records WHERE seq = $1', [lastOfSecond?.seq]);
+    const broken = await pages(person, 2);
+    expect(broken.records).toBe(whole.entries.length - 1);
+    expect(broken.problems.map((p) => [p.kind, p.seq])).toEqual([
+      ['content_mismatch', changed?.seq],
+      ['head_mismatch', lastOfSecond?.seq],
+    ]);
+  });
+
+  test('records appended while the streams are read: a page holds all of them up to its end or none (one snapshot)', async () => {
+    const person = (await resolveCandidate(directory, CORP, first))!;
+    // A pool whose reads append a record to each stream just before the merged row's stream is
+    // first asked for. With a snapshot per stream, the survivor's read missed its new record while
+    // the merged row's read saw its own, later one: the page ended past a record it never showed,
+    // and the next page (after that seq) skipped it for good.
+    let appended = false;
+    const pool = new Proxy(db.appPool, {
+      get(target, prop, receiver) {
+        if (prop !== 'connect') return Reflect.get(target, prop, receiver) as unknown;
+        return async () => {
+          const client = await target.connect();
+          const query = client.query.bind(client) as (...a: unknown[]) => Promise<unknown>;
+          (client as unknown as { query: unknown }).query = async (...args: unknown[]) => {
+            const params = args[1];
+            if (!appended && Array.isArray(params) && params[0] === CANDIDATE_STREAMS.candidate(second)) {
+              appended = true;
+              await say(first, 30, '读取过程中写入的消息（甲）');
+              await say(second, 31, '读取过程中写入的消息（乙）');
+            }
+            return query(...args);
+          };
+          return client;
+        };
+      },
+    });
+    const page = await readTimeline(pool, person, { verify: true });
+    expect(appended).toBe(true);
+    expect(page.verification?.ok).toBe(true);
+    const seen = new Set(page.entries.map((e) => e.seq));
+    const last = Math.max(...seen);
+    const now = await readTimeline(db.appPool, person, { verify: true });
+    expect(texts(now.entries)).toEqual(expect.arrayContaining(['读取过程中写入的消息（甲）', '读取过程中写入的消息（乙）']));
+    // Every record of the person's streams up to the page's last seq is on the page.
+    expect(now.entries.filter((e) => e.seq <= last).map((e) => e.seq)).toEqual([...seen]);
+  });
+
+  test('the streams are what the merge records say: a changed merged_into column neither hides a row nor brings one in', async () => {
+    // Another person, unrelated.
+    const other = await ledger.transact(async (tx) => {
+      const ref = await directory.candidateFor(tx, CORP, 'wmSomebodyElse', { via: 'kf', openKfId: KFID });
+      return { result: ref, entries: ref.entries };
+    });
+    await say(other.result.candidateId, 40, '我是另一个人');
+    // The app's own login may write merged_into: unmerge the real row, merge the unrelated one.
+    await db.appPool.query('UPDATE candidates SET merged_into = NULL WHERE id = $1', [second]);
+    await db.appPool.query('UPDATE candidates SET merged_into = $1 WHERE id = $2', [first, other.result.candidateId]);
+    const person = (await resolveCandidate(directory, CORP, first))!;
+    expect(person.streams).toEqual([CANDIDATE_STREAMS.candidate(first), CANDIDATE_STREAMS.candidate(second)]);
+    expect(person.mergeMismatch).toContain(CANDIDATE_STREAMS.candidate(other.result.candidateId));
+    expect(person.mergeMismatch).toContain(CANDIDATE_STREAMS.candidate(second));
+    const page = await readTimeline(db.appPool, person, { verify: true });
+    expect(texts(page.entries)).toContain('我已经辞职了，什么时候能入职？');
+    expect(texts(page.entries)).not.toContain('我是另一个人');
+    expect(page.verification?.problems).toEqual([expect.objectContaining({ kind: 'merge_mismatch' })]);
+    const report = await completenessReport(db.appPool, person, {
+      channels: { kf: { state: 'on' }, archive: { state: 'on' } },
+      verify: true,
+    });
+    expect(report.complete).toBe(false);
+    expect(report.findings.join('\n')).toMatch(/候选人合并关系与证据记录不一致/);
+  });
+
+  test("a merged row's stream removed whole (records and head) fails the person's verification", async () => {
+    const person = (await resolveCandidate(directory, CORP, first))!;
+    const gone = CANDIDATE_STREAMS.candidate(second);
+    await tamper('DELETE FROM evidence_records WHERE stream = $1', [gone]);
+    await tamper('DELETE FROM evidence_heads WHERE stream = $1', [gone]);
+    const page = await readTimeline(db.appPool, person, { verify: true });
+    expect(page.verification?.ok).toBe(false);
+    expect(page.verification?.problems).toEqual(
+      expect.arrayContaining([expect.objectContaining({ stream: gone, detail: expect.stringMatching(/holds no record/) })]),
+    );
   });
 
   test("a changed record of the merged row's stream fails the person's verification, naming it", async () => {

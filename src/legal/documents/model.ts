@@ -1,6 +1,6 @@
 import { ACCEPTANCE_KINDS } from '../../acceptance';
 import { APPROVAL_KINDS } from '../../approvals';
-import { CANDIDATE_KINDS } from '../../candidates';
+import { CANDIDATE_KINDS, CANDIDATE_STREAMS } from '../../candidates';
 import { CONVERSATION_KINDS } from '../../conversations';
 import type { JsonValue, StoredRecord } from '../../evidence';
 import { MEMBER_KINDS } from '../../members';
@@ -188,7 +188,7 @@ function rowsOf(
     const stage = stageOf(shown.kind, shown.payload);
     if (hit && hit.messageSeq !== null && stage !== null) hitMessages.set(hit.messageSeq, stage);
   }
-  const candidateIds = new Set([input.candidate.id, input.candidate.externalUserId]);
+  const candidateIds = new Set(personIds(input.candidate));
   const rows = input.entries.map((e): TimelineRow => {
     const shown = shownRecord(e, bySeq);
     const linked = e.linked ? { seq: e.linked.seq, hash: e.linked.hash } : null;
@@ -279,9 +279,19 @@ function confirmationsOf(records: readonly StoredRecord[]): ConfirmationFact[] {
  * approvers the routing named and those who approved. The exporter brings each one's directory
  * record into the bundle from the same list (src/legal/export.ts).
  */
+/**
+ * Every id the candidate acts under in the records: each row's `cd_…` id (a merged person has
+ * several, one per stream) and each WeCom account (`externalUserId` lists them comma-separated).
+ */
+export function personIds(candidate: LegalDocumentsInput['candidate']): string[] {
+  const rows = (candidate.streams ?? [candidate.stream]).flatMap((s) => CANDIDATE_STREAMS.candidateOf(s) ?? []);
+  const accounts = candidate.externalUserId.split(', ').filter((a) => a !== '');
+  return [...new Set([candidate.id, ...rows, ...accounts])];
+}
+
 export function involvedMembers(input: Pick<LegalDocumentsInput, 'entries' | 'records' | 'candidate'>): Map<string, Set<string>> {
   const roles = new Map<string, Set<string>>();
-  const candidate = new Set([input.candidate.id, ...input.candidate.externalUserId.toLowerCase().split(', ')]);
+  const candidate = new Set(personIds(input.candidate).map((id) => id.toLowerCase()));
   const add = (userid: string | undefined, role: string) => {
     const u = userid?.toLowerCase();
     if (u === undefined || NOT_A_PERSON.has(u) || !USERID.test(u)) return;
@@ -455,8 +465,7 @@ export function buildModel(input: LegalDocumentsInput): DocumentModel {
   const names = new Map<string, string>();
   for (const [userid, p] of memberProfiles(input.records)) if (p.name) names.set(userid, p.name);
   if (candidateName) {
-    names.set(input.candidate.id, candidateName);
-    names.set(input.candidate.externalUserId, candidateName);
+    for (const id of personIds(input.candidate)) names.set(id, candidateName);
   }
   // Records come in seq order, but a min/max pass costs nothing and does not depend on it.
   let firstSeq: number | null = null;
