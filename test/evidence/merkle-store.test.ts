@@ -14,6 +14,7 @@ import {
 import { createMerkleStore, MerkleStoreError, type Queryable } from '../../src/evidence/merkle-store';
 import { evidenceEntry } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { tamperAsSuperuser } from '../support/tamper';
 
 /**
  * The store against the real PostgreSQL. Records and nodes are written here by SQL (as a
@@ -54,17 +55,7 @@ async function seed(db: TestDatabase, n: number): Promise<Buffer[]> {
 }
 
 /** Changes stored rows the triggers protect, as an attacker with the database would. */
-async function tamper(db: TestDatabase, sql: string, params: unknown[]): Promise<void> {
-  const c = await db.pool.connect();
-  try {
-    await c.query('BEGIN');
-    await c.query('SET LOCAL session_replication_role = replica');
-    await c.query(sql, params);
-    await c.query('COMMIT');
-  } finally {
-    c.release();
-  }
-}
+const tamper = tamperAsSuperuser;
 
 function counting(db: TestDatabase): Queryable & { count: number } {
   const q = {

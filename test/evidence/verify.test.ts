@@ -4,6 +4,7 @@ import { promisify } from 'node:util';
 import { contentDigest, createLedger, leafHash, verifyLedger, type RecordFields } from '../../src/evidence';
 import { conversationMessage } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { tamperAsSuperuser } from '../support/tamper';
 
 const run = promisify(execFile);
 
@@ -15,17 +16,7 @@ const run = promisify(execFile);
 describe('evidence:verify catches tampering', () => {
   let db: TestDatabase;
 
-  async function tamper(sql: string, params: unknown[] = []): Promise<void> {
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(sql, params);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
-  }
+  const tamper = (sql: string, params: unknown[] = []) => tamperAsSuperuser(db, sql, params);
 
   /** A well-formed record (correct digests and hash for its fields) written behind the ledger's back. */
   async function insertForged(f: RecordFields): Promise<void> {

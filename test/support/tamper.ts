@@ -36,6 +36,13 @@ async function superuser(db: TestDatabase, fn: (q: (sql: string, params?: unknow
   }
 }
 
+/** One statement as an attacker with the database: a superuser with triggers off (evidence rows can then change). */
+export async function tamperAsSuperuser(db: TestDatabase, sql: string, params: unknown[] = []): Promise<void> {
+  await superuser(db, async (q) => {
+    await q(sql, params);
+  });
+}
+
 /** Replaces the whole ledger by `rows`, every hash, head, counter and Merkle node recomputed. */
 export async function rewriteLedger(db: TestDatabase, rows: Row[], opts: { merkle: boolean } = { merkle: true }) {
   await superuser(db, async (q) => {

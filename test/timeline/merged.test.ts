@@ -10,6 +10,7 @@ import { CONVERSATION_KINDS, CONVERSATION_SOURCE_REFS, CONVERSATION_SOURCES } fr
 import { createLedger, type Ledger } from '../../src/evidence';
 import { completenessReport, readTimeline, resolveCandidate, type TimelineEntry } from '../../src/timeline';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { tamperAsSuperuser } from '../support/tamper';
 
 /**
  * A person found to be one candidate twice (a re-applicant under another WeChat account, merged by a
@@ -86,17 +87,7 @@ describe('the timeline of a merged candidate', () => {
     await db.drop();
   });
 
-  async function tamper(sql: string, params: unknown[] = []): Promise<void> {
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(sql, params);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
-  }
+  const tamper = (sql: string, params: unknown[] = []) => tamperAsSuperuser(db, sql, params);
 
   /** Every page of a verified timeline, `limit` at a time. */
   async function pages(person: Parameters<typeof readTimeline>[1], limit: number) {
@@ -275,17 +266,7 @@ describe('the timeline of a merged candidate', () => {
       [CANDIDATE_STREAMS.candidate(second)],
     );
     const seq = Number(rows[0]?.seq);
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(`UPDATE evidence_records SET payload = jsonb_set(payload, '{text}', '"我没有辞职"') WHERE seq = $1`, [
-        seq,
-      ]);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
+    await tamper(`UPDATE evidence_records SET payload = jsonb_set(payload, '{text}', '"我没有辞职"') WHERE seq = $1`, [seq]);
     const page = await readTimeline(db.appPool, person, { verify: true });
     expect(page.verification?.ok).toBe(false);
     expect(page.verification?.problems).toEqual([

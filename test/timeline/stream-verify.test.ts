@@ -2,6 +2,7 @@ import { canonicalize, createLedger, readStreamChecked, verifyStream, type JsonV
 import { jcs } from '../../src/evidence/stream-verify';
 import { conversationMessage } from '../factories/evidence';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { tamperAsSuperuser } from '../support/tamper';
 
 /**
  * src/evidence/stream-verify.ts: the per-stream verification the timeline uses. Its fast JCS must
@@ -63,17 +64,7 @@ describe('jcs (the fast canonical JSON of stream verification)', () => {
 describe('readStreamChecked / verifyStream', () => {
   let db: TestDatabase;
 
-  async function tamper(sql: string, params: unknown[] = []): Promise<void> {
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(sql, params);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
-  }
+  const tamper = (sql: string, params: unknown[] = []) => tamperAsSuperuser(db, sql, params);
 
   beforeEach(async () => {
     db = await createTestDatabase();

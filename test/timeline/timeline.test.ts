@@ -12,6 +12,7 @@ import { readTimeline, resolveCandidate, shanghaiTime, type TimelineEntry } from
 import { DEFAULT_RENDERERS, rendererFor } from '../../src/timeline/render';
 import { CALLBACK_SOURCE, WECOM_STREAMS } from '../../src/wecom/names';
 import { createTestDatabase, type TestDatabase } from '../support/db';
+import { tamperAsSuperuser } from '../support/tamper';
 
 /**
  * The timeline against the real ledger, written through the real append path with the committed
@@ -61,17 +62,7 @@ describe('candidate timeline', () => {
   let callbackSeq: number;
   let callbackHash: string;
 
-  async function tamper(sql: string, params: unknown[] = []): Promise<void> {
-    const client = await db.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SET LOCAL session_replication_role = replica');
-      await client.query(sql, params);
-      await client.query('COMMIT');
-    } finally {
-      client.release();
-    }
-  }
+  const tamper = (sql: string, params: unknown[] = []) => tamperAsSuperuser(db, sql, params);
 
   async function link(seq: number, hash: string, stream: string, minute: number) {
     return ledger.append({
