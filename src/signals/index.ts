@@ -1,5 +1,5 @@
 import type { Pool } from 'pg';
-import { CANDIDATE_STREAMS, type CandidateDirectory } from '../candidates';
+import { CANDIDATE_STREAMS, candidateStreams, type CandidateDirectory } from '../candidates';
 import { CONVERSATION_KINDS } from '../conversations';
 import type { HireLedgerModule } from '../platform/module';
 import type { MessageApi } from '../wecom/api';
@@ -85,6 +85,7 @@ export function createSignalsModule(deps: SignalsDeps): HireLedgerModule {
               recruiterOf: deps.recruiterOf,
               offerStates: deps.offerStates,
               candidateStreamPrefix: CANDIDATE_STREAM_PREFIX,
+              personStreams: (corpId, candidateId) => candidateStreams(deps.db, corpId, candidateId),
               quietMs: deps.reapplicationQuietMs ?? DEFAULT_REAPPLICATION_QUIET_MS,
               maxAgeMs: deps.reapplicationMaxAgeMs ?? DEFAULT_REAPPLICATION_MAX_AGE_MS,
               now,

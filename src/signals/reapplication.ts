@@ -17,7 +17,8 @@ import { REAPPLICATION_KINDS, REAPPLICATION_SEND_KEYS, REAPPLICATION_SOURCE_REFS
  * Re-application (issue 10 item 7): a candidate whose offer ended on their side or ours (declined,
  * reneged, expired, rescinded) who appears again brings their history with them. The candidates
  * module already matches a re-applicant to the same candidate (same external_userid, phone or ID
- * number: docs/candidates.md), so their earlier records are on the same stream; this reads them.
+ * number: docs/candidates.md), so their earlier records are on the same stream, or on the stream of
+ * a row merged with it (an offer that ended under the other account); this reads them all.
  *
  * - `reapplicationHistory(records)` (pure): the earlier offers (version, content hash, terms,
  *   outcome, reason code and words), interview invitations, signal hits, and suggested questions for
@@ -321,6 +322,12 @@ export interface ReapplicationDeps {
   recruiterOf: RecruiterOf;
   offerStates: OfferStatesOf;
   candidateStreamPrefix: string;
+  /**
+   * Every stream of the candidate's person, the live row's first (the candidates module's
+   * `candidateStreams`): an offer may have ended on a row merged into another since. Default: the
+   * record's stream alone.
+   */
+  personStreams?: (corpId: string, candidateId: string) => Promise<string[]>;
   quietMs: number;
   /** Older contacts are recorded, not sent (default DEFAULT_REAPPLICATION_MAX_AGE_MS). */
   maxAgeMs: number;
@@ -380,11 +387,17 @@ export function reapplicationConsumer(deps: ReapplicationDeps): LedgerConsumer {
     accepts: (h) => CONTACT_KINDS.has(h.kind) && h.stream.startsWith(deps.candidateStreamPrefix),
     async handle(record, ctx) {
       if (!isContact(record)) return;
-      const candidateId = record.stream.slice(deps.candidateStreamPrefix.length);
+      const person = deps.personStreams
+        ? await deps.personStreams(ctx.corpId, record.stream.slice(deps.candidateStreamPrefix.length))
+        : [];
+      // The live row first: the history is recorded on its stream and its recruiter told.
+      const streams = person.length > 0 ? person : [record.stream];
+      const rows = streams.map((s) => s.slice(deps.candidateStreamPrefix.length));
+      const candidateId = rows[0] as string;
       // Cheap first: most candidates never had an offer end.
-      const states = await deps.offerStates(ctx.corpId, candidateId);
+      const states = (await Promise.all(rows.map((id) => deps.offerStates(ctx.corpId, id)))).flat();
       if (!states.some((o) => ENDED_STATES.has(o.state))) return;
-      const all = await streamRecords(ctx, record.stream);
+      const all = (await Promise.all(streams.map((s) => streamRecords(ctx, s)))).flat().sort((a, b) => a.seq - b.seq);
       const earlier = all.filter((r) => r.seq < record.seq);
       const ended = earlier.filter((r) => r.source === OFFERS_SOURCE && ENDED_OFFER_KINDS.has(r.kind)).at(-1);
       if (!ended) return;
@@ -420,7 +433,7 @@ export function reapplicationConsumer(deps: ReapplicationDeps): LedgerConsumer {
       }
       const endedPayload = obj(ended.payload);
       const entry: EvidenceEntry = {
-        stream: record.stream,
+        stream: streams[0] as string,
         kind: REAPPLICATION_KINDS.reapplied,
         occurredAt: new Date(deps.now()),
         actor: HIRELEDGER_ACTOR,

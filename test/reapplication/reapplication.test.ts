@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Redis } from 'ioredis';
 import type { Sandbox } from '../../sandbox/server';
-import { CANDIDATE_STREAMS, createCandidateByRecruiter, savePosition } from '../../src/candidates';
+import { CANDIDATE_STREAMS, addIdentifier, createCandidateByRecruiter, savePosition } from '../../src/candidates';
 import { CONVERSATION_KINDS, CONVERSATION_SOURCE_REFS, CONVERSATION_SOURCES } from '../../src/conversations';
 import { createLedger, createLedgerReader, type JsonValue, type Ledger, type StoredRecord } from '../../src/evidence';
 import { createLogger } from '../../src/observability/logger';
@@ -239,6 +239,20 @@ describe('a re-applicant with the real services', () => {
     });
   }
 
+  /** The signals module with the offers module's answers, on a worker; its clock just after the candidate came back (a contact older than 7 days is not sent). */
+  async function startSignals() {
+    const mod = createSignalsModule({
+      db: app.db.appPool,
+      messages: wecomMessages(),
+      recruiterOf: () => Promise.resolve('zhangmin'),
+      offerStatus: (c, id) => offers.offerStatusOf(c, id),
+      offerStates: (c, id) => offers.listOffers(c, id),
+      now: () => T0 + 30 * DAY + HOUR,
+    });
+    worker = await startRuntime(app, [mod]);
+    return mod;
+  }
+
   const records = async (kind: string): Promise<Row[]> =>
     (
       await app.db.pool.query<Row>(
@@ -263,16 +277,7 @@ describe('a re-applicant with the real services', () => {
       { corpId, recruiter: 'ZhangMin' },
     );
     const cid = candidate.candidateId;
-    const mod = createSignalsModule({
-      db: app.db.appPool,
-      messages: wecomMessages(),
-      recruiterOf: () => Promise.resolve('zhangmin'),
-      offerStatus: (c, id) => offers.offerStatusOf(c, id),
-      offerStates: (c, id) => offers.listOffers(c, id),
-      // The module's clock: just after the candidate came back (a contact older than 7 days is not sent).
-      now: () => T0 + 30 * DAY + HOUR,
-    });
-    worker = await startRuntime(app, [mod]);
+    const mod = await startSignals();
 
     // The first time round: a hesitation, an offer sent and declined for salary.
     await say(cid, '薪资能否再谈一下', T0 + 60_000);
@@ -362,6 +367,54 @@ describe('a re-applicant with the real services', () => {
     }
     expect(await records('candidate.reapplied')).toHaveLength(1);
     expect(inbox('zhangmin')).toHaveLength(1);
+  }, 90000);
+
+  test('an offer that ended under another account, merged since: the person writing again brings it with them', async () => {
+    const corpId = app.keys.corpId;
+    await savePosition(app.db.appPool, corpId, { id: 'be-2', title: '后端工程师' });
+    const ids = { transact: ledger.transact.bind(ledger), hmacKey: undefined, now: () => clock };
+    const earlier = (await createCandidateByRecruiter(ids, { corpId, recruiter: 'ZhangMin', externalUserId: 'wmReEarlier' }))
+      .candidate.candidateId;
+    clock = T0 + 60_000;
+    const later = (await createCandidateByRecruiter(ids, { corpId, recruiter: 'ZhangMin', externalUserId: 'wmReLater' }))
+      .candidate.candidateId;
+    await startSignals();
+    // The offer is made to, and declined by, the later row (the person under their second account).
+    const o = await offers.draftOffer({ corpId, candidateId: later, positionId: 'be-2', actor: 'zhangmin', terms: TERMS });
+    const v = { corpId, offerId: o.offerId, version: 1, contentSha256: o.versions[0]?.contentSha256 ?? '' };
+    await offers.submitForApproval({ ...v, actor: 'zhangmin' });
+    await offers.recordApprovalOutcome(v, 'sp-reapply-2', 'approved');
+    clock = T0 + HOUR;
+    await offers.sendFormalOffer({ ...v, actor: 'zhangmin' });
+    clock = T0 + 2 * HOUR;
+    await offers.recordDecline({ corpId, offerId: o.offerId, reasonCode: 'salary', reason: '薪资低于预期' });
+    const [declined] = await records('offer.declined');
+    // The same hour, a recruiter recognises the two accounts: the later row is merged into the earlier.
+    clock = T0 + 2 * HOUR + 60_000;
+    await addIdentifier(ids, {
+      corpId,
+      candidateId: later,
+      enteredBy: 'zhangmin',
+      input: { kind: 'external_userid', value: 'wmReEarlier' },
+    });
+    // A month later the person writes from the first account: their contacts now land on the earlier row.
+    const back = await say(earlier, '你好，我想再了解一下贵司的机会', T0 + 30 * DAY);
+    await until('the re-application record', async () => (await records('candidate.reapplied')).length === 1, 30000);
+    const [reapplied] = await records('candidate.reapplied');
+    expect(reapplied?.payload).toEqual(
+      expect.objectContaining({
+        candidate_id: earlier,
+        trigger: { seq: back.seq, hash: back.hash, kind: 'conversation.message' },
+        after: expect.objectContaining({ seq: Number(declined?.seq), kind: 'offer.declined', offer_id: o.offerId }),
+        offers: [expect.objectContaining({ offer_id: o.offerId, outcome: 'declined', reason_code: 'salary' })],
+        status: 'sent',
+      }),
+    );
+    const { rows } = await app.db.pool.query<{ stream: string }>('SELECT stream FROM evidence_records WHERE seq = $1', [
+      reapplied?.seq,
+    ]);
+    expect(rows[0]?.stream).toBe(CANDIDATE_STREAMS.candidate(earlier));
+    expect(inbox('zhangmin').join('\n')).toContain('候选人拒绝（salary），原因：「薪资低于预期」');
   }, 90000);
 
   test('no ended offer: nothing; no recruiter: undeliverable; a contact too old to be news: recorded, not sent', async () => {
