@@ -22,6 +22,13 @@ export function message(stream: string, who: string, i: number, at: number, role
   const channel = i % 3 === 0 ? 'archive' : 'kf';
   const msgid = `bench${i}`;
   const text = `${LINES[i % LINES.length] as string}（${i}）`;
+  const wecom = {
+    msgid,
+    msgtype: 'text',
+    origin: role === 'candidate' ? 3 : 5,
+    send_time: Math.floor(at / 1000),
+    text: { content: text },
+  };
   return {
     stream,
     kind: CONVERSATION_KINDS.message,
@@ -38,21 +45,10 @@ export function message(stream: string, who: string, i: number, at: number, role
       text,
       ...(channel === 'kf' ? { open_kfid: KFID } : { archive_seq: i }),
       ...(role === 'recruiter' ? { recruiter: `recruiter${i % 50}` } : {}),
-      message: {
-        msgid,
-        msgtype: 'text',
-        origin: role === 'candidate' ? 3 : 5,
-        send_time: Math.floor(at / 1000),
-        text: { content: text },
-      },
+      message: wecom,
     },
-    raw: {
-      msgid,
-      msgtype: 'text',
-      origin: role === 'candidate' ? 3 : 5,
-      send_time: Math.floor(at / 1000),
-      text: { content: text },
-    },
+    // The raw item is what WeCom sent: the same object the payload carries as `message`.
+    raw: wecom,
   };
 }
 
