@@ -4,7 +4,14 @@ import { beijingTime, type DeliverOffer, type OfferDelivery } from '../offers';
 import type { Logger } from '../observability/logger';
 import { PermanentJobError } from '../platform/errors';
 import { chooseRoute, inQuietHours, type CandidateRoute } from '../reminders';
-import { WecomApiError, type KfApi, type MessageApi, type MsgTemplateApi } from '../wecom/api';
+import {
+  KF_ROUTE_CLOSED,
+  MSG_TEMPLATE_NO_CUSTOMER,
+  WecomApiError,
+  type KfApi,
+  type MessageApi,
+  type MsgTemplateApi,
+} from '../wecom/api';
 import type { OfferLinks } from './links';
 import { ACCEPTANCE_SOURCE, ACCEPTANCE_STREAMS } from './names';
 
@@ -55,11 +62,6 @@ export const DELIVERY_KEYS = {
   groupNotice: (sentSeq: number) => `offer-delivery.${sentSeq}.group-notice`,
   task: (sentSeq: number) => `offer-delivery.${sentSeq}.task`,
 } as const;
-
-/** KF errcodes that mean the route is closed now (doc 94677), not that the request was wrong. */
-const KF_CLOSED: ReadonlySet<number> = new Set([95001, 95002, 95013, 95018]);
-/** 41048: no customer the sender can send to (every one in fail_list). */
-const GROUP_NONE = 41048;
 
 export interface OfferDeliveryDeps {
   links: OfferLinks;
@@ -304,7 +306,7 @@ export function createOfferDelivery(deps: OfferDeliveryDeps): DeliverOffer {
             await handed(d, r, { kf_msgid: res.msgid, link_id: link.linkId, open_kfid: t.open_kfid });
             return null;
           } catch (err) {
-            if (err instanceof WecomApiError && KF_CLOSED.has(err.errcode)) {
+            if (err instanceof WecomApiError && KF_ROUTE_CLOSED.has(err.errcode)) {
               log.info({ errcode: err.errcode }, 'KF refused the offer link: next route');
               return fallback(`微信客服拒绝发送（${err.errcode}）`, { api: 'kf/send_msg', errcode: err.errcode }, 'kf');
             }
@@ -324,7 +326,7 @@ export function createOfferDelivery(deps: OfferDeliveryDeps): DeliverOffer {
             if (res.fail_list.includes(g.externalUserId)) failed = { api: 'externalcontact/add_msg_template', fail_list: true };
             msgid = res.msgid;
           } catch (err) {
-            if (!(err instanceof WecomApiError && err.errcode === GROUP_NONE)) throw err;
+            if (!(err instanceof WecomApiError && err.errcode === MSG_TEMPLATE_NO_CUSTOMER)) throw err;
             failed = { api: 'externalcontact/add_msg_template', errcode: err.errcode };
           }
           if (failed) {

@@ -2,6 +2,8 @@ import type { JsonValue } from '../evidence';
 import type { Logger } from '../observability/logger';
 import {
   IntentNotRecordedError,
+  KF_ROUTE_CLOSED,
+  MSG_TEMPLATE_NO_CUSTOMER,
   RateLimitedError,
   WecomApiError,
   WecomCredentialUnavailableError,
@@ -40,11 +42,6 @@ export interface CandidateChannel {
   kf: Pick<KfApi, 'sendMsg'>;
   msgTemplate: Pick<MsgTemplateApi, 'add'>;
 }
-
-/** KF errcodes that mean the route is closed now (doc 94677), not that the request was wrong. */
-export const KF_CLOSED: ReadonlySet<number> = new Set([95001, 95002, 95013, 95018]);
-/** 41048: no customer the sender can send to (every one in fail_list). */
-const GROUP_NONE = 41048;
 
 /** The send keys of one reminder per route (printable ASCII without `#`; the task keeps the reminder's key). */
 export const CHANNEL_KEYS = {
@@ -118,7 +115,7 @@ export async function sendByRoute(
       } catch (err) {
         if (neverLeft(err)) return { release: err as Error };
         if (!(err instanceof WecomApiError)) return unknown('kf/send_msg', err);
-        if (!KF_CLOSED.has(err.errcode)) {
+        if (!KF_ROUTE_CLOSED.has(err.errcode)) {
           return {
             settle: 'failed',
             outcome: { route_used: 'kf', api: 'kf/send_msg', errcode: err.errcode, error: err.message },
@@ -149,7 +146,7 @@ export async function sendByRoute(
     } catch (err) {
       if (neverLeft(err)) return { release: err as Error };
       if (!(err instanceof WecomApiError)) return unknown('externalcontact/add_msg_template', err);
-      if (err.errcode !== GROUP_NONE) {
+      if (err.errcode !== MSG_TEMPLATE_NO_CUSTOMER) {
         return {
           settle: 'failed',
           outcome: {

@@ -62,6 +62,16 @@ export const WECOM_ERROR_HINTS: Readonly<Record<number, string>> = {
   301112: '拉取审批单的时间跨度超过 31 天：缩小时间范围',
 };
 
+/**
+ * `kf/send_msg` errcodes that mean the route to the candidate is closed now (doc 94677: reply limit,
+ * 48 hours passed, session ended or in a state the API may not send in), not that the request was
+ * wrong: a caller takes its next route.
+ */
+export const KF_ROUTE_CLOSED: ReadonlySet<number> = new Set([95001, 95002, 95013, 95018]);
+
+/** `externalcontact/add_msg_template`: no customer the sender can send to (every one in `fail_list`). */
+export const MSG_TEMPLATE_NO_CUSTOMER = 41048;
+
 /** The Chinese hint for an errcode, or a generic pointer to WeCom's error-code lookup. */
 export function hintFor(errcode: number): string {
   return WECOM_ERROR_HINTS[errcode] ?? `企业微信错误码 ${errcode}，见 https://open.work.weixin.qq.com/devtool/query?e=${errcode}`;

@@ -8,6 +8,8 @@ export {
   hintFor,
   IdempotencyConflictError,
   IntentNotRecordedError,
+  KF_ROUTE_CLOSED,
+  MSG_TEMPLATE_NO_CUSTOMER,
   RateLimitedError,
   SendAlreadyAttemptedError,
   WECOM_ERROR_HINTS,
