@@ -442,7 +442,7 @@ function evidenceOf(
     });
   const named: [string, string, string][] = [
     ['completeness.json', '完整性报告（渠道、范围、缺口、占位、授权）', 'HireLedger'],
-    ['custody.jsonl', '保管记录（谁在何时查阅或导出本候选人的证据）', 'HireLedger'],
+    ['custody.jsonl', '保管记录（本检查点之前谁在何时导出过本候选人的证据）', 'HireLedger'],
     ['format.md', '证据格式说明', 'HireLedger'],
     ['verify.html', '离线验证页面（浏览器）', 'HireLedger'],
   ];
