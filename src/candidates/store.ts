@@ -383,15 +383,15 @@ export async function assignRecruiter(
 }
 
 /**
- * Every stream of one person: the candidate's own and those of the rows merged into it (a
- * re-applicant's earlier history), oldest row first. A timeline or export reads these streams plus
+ * Every stream of one person, from the candidates table: the live row's first, then those of the
+ * rows merged into it (a re-applicant's other history), oldest row first. A timeline or export reads these streams plus
  * the records their `candidate.link` records name. Empty when the corp has no such candidate.
  */
 export async function candidateStreams(db: Query, corpId: string, candidateId: string): Promise<string[]> {
   const live = await candidateById(db, corpId, candidateId);
   if (!live) return [];
   const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM candidates WHERE corp_id = $1 AND (id = $2 OR merged_into = $2) ORDER BY created_at, id',
+    'SELECT id FROM candidates WHERE corp_id = $1 AND (id = $2 OR merged_into = $2) ORDER BY id = $2 DESC, created_at, id',
     [corpId, live.candidateId],
   );
   return rows.map((r) => CANDIDATE_STREAMS.candidate(r.id));

@@ -403,8 +403,16 @@ export function reapplicationConsumer(deps: ReapplicationDeps): LedgerConsumer {
       if (!ended) return;
       const quietUntil = ended.occurredAt.getTime() + deps.quietMs;
       if (record.occurredAt.getTime() < quietUntil) return;
-      // Only the first contact after the outcome (and its quiet period) brings the history; its job did it.
-      if (earlier.some((r) => r.seq > ended.seq && isContact(r) && r.occurredAt.getTime() >= quietUntil)) return;
+      // Only the first contact after the outcome (and its quiet period) brings the history; its job did
+      // it. Only contacts on the outcome's own stream count: one on another row was handled while that
+      // row was not yet this person's (merged since), and never saw the outcome. Later contacts on
+      // other rows stop at the record below (and the send key is per outcome).
+      if (
+        earlier.some(
+          (r) => r.stream === ended.stream && r.seq > ended.seq && isContact(r) && r.occurredAt.getTime() >= quietUntil,
+        )
+      )
+        return;
       // Already recorded for this outcome (a job run again after its commit).
       if (all.some((r) => r.kind === REAPPLICATION_KINDS.reapplied && obj(obj(r.payload)?.['after'])?.['seq'] === ended.seq))
         return;

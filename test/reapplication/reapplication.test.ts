@@ -266,6 +266,9 @@ describe('a re-applicant with the real services', () => {
         consumer,
       ])
     ).rows[0]?.n ?? 0;
+  const handled = async (consumer: string, seq: number) =>
+    (await app.db.pool.query('SELECT 1 FROM ledger_consumer_done WHERE consumer = $1 AND seq = $2', [consumer, seq])).rowCount ===
+    1;
   const inbox = (userid: string) =>
     sandbox.state.inbox(userid).map((e) => (e.body as { content?: string } | undefined)?.content ?? '');
 
@@ -415,6 +418,54 @@ describe('a re-applicant with the real services', () => {
     ]);
     expect(rows[0]?.stream).toBe(CANDIDATE_STREAMS.candidate(earlier));
     expect(inbox('zhangmin').join('\n')).toContain('候选人拒绝（salary），原因：「薪资低于预期」');
+  }, 90000);
+
+  test('back under a new account, written from it, merged a month after the decline: the history comes once', async () => {
+    const corpId = app.keys.corpId;
+    await savePosition(app.db.appPool, corpId, { id: 'be-3', title: '后端工程师' });
+    const ids = { transact: ledger.transact.bind(ledger), hmacKey: undefined, now: () => clock };
+    const earlier = (await createCandidateByRecruiter(ids, { corpId, recruiter: 'ZhangMin', externalUserId: 'wmReturnFirst' }))
+      .candidate.candidateId;
+    await startSignals();
+    const o = await offers.draftOffer({ corpId, candidateId: earlier, positionId: 'be-3', actor: 'zhangmin', terms: TERMS });
+    const v = { corpId, offerId: o.offerId, version: 1, contentSha256: o.versions[0]?.contentSha256 ?? '' };
+    await offers.submitForApproval({ ...v, actor: 'zhangmin' });
+    await offers.recordApprovalOutcome(v, 'sp-reapply-3', 'approved');
+    clock = T0 + HOUR;
+    await offers.sendFormalOffer({ ...v, actor: 'zhangmin' });
+    clock = T0 + 2 * HOUR;
+    await offers.recordDecline({ corpId, offerId: o.offerId, reasonCode: 'salary', reason: '薪资低于预期' });
+    // A month later the person is back under a second WeChat account, a candidate of its own, and writes.
+    clock = T0 + 30 * DAY;
+    const later = (await createCandidateByRecruiter(ids, { corpId, recruiter: 'ZhangMin', externalUserId: 'wmReturnSecond' }))
+      .candidate.candidateId;
+    const first = await say(later, '你好，我之前面试过贵司', T0 + 30 * DAY + 60_000);
+    // Handled while the new row was nobody's history: no ended offer there, nothing to say.
+    await until("the new row's message handled", async () => await handled(SIGNAL_CONSUMERS.reapplication, first.seq), 30000);
+    expect(await records('candidate.reapplied')).toHaveLength(0);
+    // The recruiter recognises them: the new row is merged into the earlier one, and they write again.
+    clock = T0 + 30 * DAY + 10 * 60_000;
+    await addIdentifier(ids, {
+      corpId,
+      candidateId: later,
+      enteredBy: 'zhangmin',
+      input: { kind: 'external_userid', value: 'wmReturnFirst' },
+    });
+    const again = await say(earlier, '想再了解一下机会', T0 + 30 * DAY + 20 * 60_000);
+    await until('the later message handled', async () => await handled(SIGNAL_CONSUMERS.reapplication, again.seq), 30000);
+    // The merge itself is the person appearing again (its job may run after the message's).
+    for (const m of await records('candidate.merged'))
+      await until('the merge handled', async () => await handled(SIGNAL_CONSUMERS.reapplication, Number(m.seq)), 30000);
+    const reapplied = await records('candidate.reapplied');
+    expect(reapplied).toHaveLength(1);
+    expect(reapplied[0]?.payload).toEqual(
+      expect.objectContaining({
+        candidate_id: earlier,
+        status: 'sent',
+        trigger: expect.objectContaining({ kind: 'candidate.merged' }),
+      }),
+    );
+    expect(inbox('zhangmin')).toHaveLength(1);
   }, 90000);
 
   test('no ended offer: nothing; no recruiter: undeliverable; a contact too old to be news: recorded, not sent', async () => {
