@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import type { StoredRecord } from '../../src/evidence';
 import { APPROVED_DIVIDER, CSV_HEADER, fixPdf, renderLegalDocuments, type LegalDocumentsInput } from '../../src/legal/documents';
+import { buildModel } from '../../src/legal/documents/model';
 import { CANDIDATE_NAME, FORMULA_SOURCE, HOSTILE, input } from './fixtures/case';
 
 /**
@@ -212,7 +213,7 @@ describe('legal documents', () => {
     const s = new Date(sent.occurredAt.getTime() + 8 * 3600_000).toISOString();
     expect(sentRow?.[2]).toBe(`${s.slice(0, 10)} ${s.slice(11, 19)}`);
     const u = sent.occurredAt.toISOString();
-    expect(sentRow?.[3]).toBe(`${u.slice(0, 10)} ${u.slice(11, 19)} UTC`);
+    expect(sentRow?.[3]).toBe(`${u.slice(0, 10)} ${u.slice(11, 19)}`);
     // A field a spreadsheet would run as a formula is quoted with an apostrophe.
     expect(rows.some((r) => r[4] === `'${FORMULA_SOURCE}`)).toBe(true);
     expect(rows.some((r) => r.some((f) => /^[=+@]/.test(f)))).toBe(false);
@@ -252,5 +253,28 @@ describe('legal documents', () => {
     await expect(renderLegalDocuments(input(), { chromiumPath: wrapper })).rejects.toThrow(
       /找不到字体 Noto Sans CJK SC.*fonts-noto-cjk.*\(cannot render the PDF with Chromium: no font Noto Sans CJK SC; install/s,
     );
+  });
+});
+
+describe('evidence list times', () => {
+  it('a group of records within one second shows one time, in Beijing time and in UTC; a wider one a range', () => {
+    const given = input();
+    const messages = given.records.filter((r) => r.kind === 'conversation.message');
+    expect(messages.length).toBeGreaterThan(1);
+    const base = Date.UTC(2026, 10, 10, 16, 0, 30); // 00:00:30 in Beijing on the 11th
+    const within = given.records.map((r) =>
+      r.kind === 'conversation.message' ? { ...r, occurredAt: new Date(base + messages.indexOf(r) * 100) } : r,
+    );
+    const chat = (records: StoredRecord[]) =>
+      buildModel({ ...given, records }).evidence.find((e) => e.name.startsWith('聊天记录'));
+    expect(chat(within)).toMatchObject({ when: '2026-11-11 00:00:30', whenUtc: '2026-11-10 16:00:30' });
+    const wider = given.records.map((r) =>
+      r.kind === 'conversation.message' ? { ...r, occurredAt: new Date(base + messages.indexOf(r) * 1000) } : r,
+    );
+    const last = `2026-11-11 00:00:${String(30 + messages.length - 1).padStart(2, '0')}`;
+    expect(chat(wider)).toMatchObject({
+      when: `2026-11-11 00:00:30 至 ${last}`,
+      whenUtc: `2026-11-10 16:00:30 至 2026-11-10 16:00:${String(30 + messages.length - 1).padStart(2, '0')}`,
+    });
   });
 });

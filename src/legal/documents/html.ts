@@ -115,7 +115,7 @@ function evidenceList(model: DocumentModel): string {
   const rows = model.evidence
     .map((e) => {
       const seq = e.seq && !e.where.includes('seq ') ? `<br><span class="note">seq ${html(e.seq)}</span>` : '';
-      const main = `<tr><td class="no main">${e.no}</td><td class="main">${html(e.name)}${e.when ? `<br><span class="note">${html(e.when)}（北京时间）<br>${html(e.whenUtc)}</span>` : ''}</td><td class="main">${html(e.source)}</td><td class="blank main"></td><td class="main">${html(e.where)}${seq}</td></tr>`;
+      const main = `<tr><td class="no main">${e.no}</td><td class="main">${html(e.name)}${e.when ? `<br><span class="note">${html(e.when)}（北京时间）<br>${html(e.whenUtc)}（UTC）</span>` : ''}</td><td class="main">${html(e.source)}</td><td class="blank main"></td><td class="main">${html(e.where)}${seq}</td></tr>`;
       return `<tbody class="entry${e.hash ? ' with-hash' : ''}">${main}${e.hash ? `<tr><td class="hash" colspan="5">哈希 ${html(e.hash)}</td></tr>` : ''}</tbody>`;
     })
     .join('\n');

@@ -7,7 +7,7 @@ import { MEMBER_KINDS } from '../../members';
 import { OFFER_KINDS } from '../../offers';
 import { CHANNEL_LABEL, ROLE_LABEL, type TimelineEntry } from '../../timeline';
 import { hitOf, obj, STAGE_LABEL, stageOf, str, type StageKey } from './stages';
-import { beijing, maskLast4, utc } from './text';
+import { beijing, maskLast4, utcTime } from './text';
 import type { LegalDocumentsInput } from './types';
 
 /**
@@ -63,7 +63,7 @@ export interface EvidenceItem {
   name: string;
   /** When, in Beijing time to the second (a range for a group of records), or '' for files about the whole bundle. */
   when: string;
-  /** The same instant or range in UTC (LEGAL.md: Beijing time, with UTC beside it). */
+  /** The same instant or range in UTC, without the word (LEGAL.md: Beijing time, with UTC beside it). */
   whenUtc: string;
   source: string;
   where: string;
@@ -332,8 +332,9 @@ function span(ds: readonly Date[]): { when: string; whenUtc: string } {
   if (ds.length === 0) return { when: '', whenUtc: '' };
   const ms = ds.map((d) => d.getTime());
   const [first, last] = [new Date(Math.min(...ms)), new Date(Math.max(...ms))];
-  const of = (f: (d: Date) => string) => (first.getTime() === last.getTime() ? f(first) : `${f(first)} 至 ${f(last)}`);
-  return { when: of(beijing), whenUtc: of(utc) };
+  // Shown to the second: a span within one second is one time.
+  const of = (f: (d: Date) => string) => (f(first) === f(last) ? f(first) : `${f(first)} 至 ${f(last)}`);
+  return { when: of(beijing), whenUtc: of(utcTime) };
 }
 
 function has(files: readonly string[], name: string): boolean {

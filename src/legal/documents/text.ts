@@ -28,10 +28,15 @@ export function beijing(d: Date): string {
   return `${s.slice(0, 10)} ${s.slice(11, 19)}`;
 }
 
-/** `2026-11-27 05:35:21 UTC`: the same instant in UTC, shown beside Beijing time (LEGAL.md). */
-export function utc(d: Date): string {
+/** `2026-11-27 05:35:21`: the same instant in UTC, shown beside Beijing time (LEGAL.md); the caller says UTC. */
+export function utcTime(d: Date): string {
   const s = d.toISOString();
-  return `${s.slice(0, 10)} ${s.slice(11, 19)} UTC`;
+  return `${s.slice(0, 10)} ${s.slice(11, 19)}`;
+}
+
+/** `2026-11-27 05:35:21 UTC`. */
+export function utc(d: Date): string {
+  return `${utcTime(d)} UTC`;
 }
 
 /** At most `max` characters (code points), with an ellipsis when cut. */
