@@ -45,13 +45,25 @@ export default tseslint.config(
     // counting work (test/support/work.ts).
     files: ['test/**/*.ts'],
     rules: {
-      'no-restricted-properties': [
+      'no-restricted-syntax': [
         'error',
-        ...['cpuUsage', 'hrtime', 'resourceUsage'].map((property) => ({
-          object: 'process',
-          property,
+        ...[
+          'MemberExpression[property.name=/^(cpuUsage|hrtime|resourceUsage)$/]',
+          'ObjectPattern > Property[key.name=/^(cpuUsage|hrtime|resourceUsage)$/]',
+        ].map((selector) => ({
+          selector,
           message: 'Tests count work (test/support/work.ts); speed is measured in bench/',
         })),
+      ],
+      'no-restricted-imports': [
+        'error',
+        {
+          paths: ['process', 'node:process'].map((name) => ({
+            name,
+            importNames: ['cpuUsage', 'hrtime', 'resourceUsage'],
+            message: 'Tests count work (test/support/work.ts); speed is measured in bench/',
+          })),
+        },
       ],
     },
   },

@@ -1,6 +1,13 @@
-import { createClassifier, SignalRuleError, validateRule, type SignalRule } from '../../src/signals/classifier';
+import {
+  createClassifier,
+  MAX_JUDGED_LENGTH,
+  SignalRuleError,
+  validateRule,
+  type SignalRule,
+} from '../../src/signals/classifier';
 import { DEFAULT_RULES } from '../../src/signals/defaults';
 import { MAX_PATTERN_WAYS, patternWays } from '../../src/signals/pattern-cost';
+import { countWork } from '../support/work';
 
 /**
  * Review of issue 9: rules are saved by an admin and run on every message a candidate writes, so a
@@ -40,18 +47,34 @@ describe('rule patterns whose cost is unbounded are refused', () => {
     expect(() => createClassifier(DEFAULT_RULES)).not.toThrow();
   });
 
-  test('the costliest pattern the bound allows is judged on a hostile 10,000-character message', () => {
+  test('the costliest pattern the bound allows is judged on a hostile 10,000-character message, in one pass', () => {
     // 1,000 ways at each position, on a text made to match as far as possible and then fail. How
-    // long it takes is printed by `npm run bench:signals` (a test bounds the ways, never the clock).
+    // long the backtracking takes is printed by `npm run bench:signals` (a test bounds the ways, and
+    // counts what the classifier hands the regular expressions: never the clock).
     const worst = 'a{0,9}a{0,9}a{0,9}x';
     expect(patternWays(worst)).toBe(MAX_PATTERN_WAYS);
     expect(() => validateRule({ ...base, patterns: [worst] })).not.toThrow();
     expect(() => validateRule({ ...base, patterns: ['a{0,9}a{0,9}a{0,10}x'] })).toThrow(SignalRuleError);
     const c = createClassifier([{ ...base, patterns: [worst] }]);
-    expect(c.classify('candidate', 'a'.repeat(10_000))).toEqual([]);
+    const miss = countWork({ regex: true, searches: true }, () => c.classify('candidate', 'a'.repeat(10_000)));
+    expect(miss.result).toEqual([]);
+    // One search over the message for the rule, and the folding's few passes: not one per position.
+    expect(miss.work.calls).toBeLessThan(20);
+    expect(miss.work.chars).toBeLessThanOrEqual(10 * 10_000);
     expect(c.classify('candidate', `${'a'.repeat(9_999)}x`).map((h) => h.match)).toEqual([
       { start: 9_972, end: 10_000, text: `${'a'.repeat(27)}x` },
     ]);
+  });
+
+  test(`a message longer than ${MAX_JUDGED_LENGTH.toLocaleString('en-US')} characters is judged on its first ${MAX_JUDGED_LENGTH.toLocaleString('en-US')}`, () => {
+    const c = createClassifier([{ ...base, patterns: ['a{0,9}a{0,9}a{0,9}x'] }]);
+    const judged = countWork({ regex: true, searches: true }, () => c.classify('candidate', 'a'.repeat(MAX_JUDGED_LENGTH)));
+    const long = countWork({ regex: true, searches: true }, () => c.classify('candidate', `${'a'.repeat(100_000)}x`));
+    // The x at 100,000 is past what is judged: no hit, and no more work than for the judged part.
+    expect(long.result).toEqual([]);
+    expect(long.work.chars).toBe(judged.work.chars);
+    // Within the judged part, a hit's span is exact.
+    expect(c.classify('candidate', `${'a'.repeat(50)}x${'b'.repeat(20_000)}`).map((h) => h.match.end)).toEqual([51]);
   });
 
   test('ordinary admin patterns are still accepted', () => {
