@@ -383,16 +383,18 @@ export async function assignRecruiter(
 }
 
 /**
- * Every stream of one person, from the candidates table: the live row's first, then those of the
- * rows merged into it (a re-applicant's other history), oldest row first. A timeline or export reads these streams plus
- * the records their `candidate.link` records name. Empty when the corp has no such candidate.
+ * Every stream of one person, from the candidates table, in one query (the re-application check
+ * asks it for every candidate message): the live row's first, then those of the rows merged into
+ * it (a re-applicant's other history), oldest row first. Empty when the corp has no such candidate.
+ * A legal view reads the recorded merges instead (`personStreams`).
  */
 export async function candidateStreams(db: Query, corpId: string, candidateId: string): Promise<string[]> {
-  const live = await candidateById(db, corpId, candidateId);
-  if (!live) return [];
   const { rows } = await db.query<{ id: string }>(
-    'SELECT id FROM candidates WHERE corp_id = $1 AND (id = $2 OR merged_into = $2) ORDER BY id = $2 DESC, created_at, id',
-    [corpId, live.candidateId],
+    `WITH person AS (SELECT coalesce(merged_into, id) AS id FROM candidates WHERE corp_id = $1 AND id = $2)
+     SELECT c.id FROM candidates c JOIN person p ON c.id = p.id OR c.merged_into = p.id
+      WHERE c.corp_id = $1
+      ORDER BY c.id = p.id DESC, c.created_at, c.id`,
+    [corpId, candidateId],
   );
   return rows.map((r) => CANDIDATE_STREAMS.candidate(r.id));
 }
