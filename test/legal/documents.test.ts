@@ -1,5 +1,6 @@
 import { execFile } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -197,6 +198,9 @@ describe('legal documents', () => {
     expect(text.replace(/\r\n/g, '')).not.toMatch(/[\r\n]/);
     const lines = text.slice(0, -2).split('\r\n');
     expect(fields(lines[0] as string)).toEqual([...CSV_HEADER]);
+    // The format document lists the same columns, in order.
+    const spec = readFileSync(join(__dirname, '..', '..', 'docs', 'evidence-format.md'), 'utf8').replace(/\s+/g, ' ');
+    expect(spec).toContain(`columns ${CSV_HEADER.join(', ')};`);
     const rows = lines.slice(1).map(fields);
     expect(rows.length).toBeGreaterThan(10);
     for (const [i, row] of rows.entries()) {
