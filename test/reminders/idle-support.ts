@@ -9,7 +9,7 @@ import { QUEUES, corpQueue } from '../../src/jobs/names';
 import { createLogger } from '../../src/observability/logger';
 import { createOffersModule, hrbpsFromList, type OfferTerms, type OffersModule } from '../../src/offers';
 import { createOnboardingModule, type OnboardingModule } from '../../src/onboarding';
-import { bullmqTriggers, createRemindersModule, type FeedbackUrl, type RemindersModule } from '../../src/reminders';
+import { bullmqTriggers, createRemindersModule, triggerJobId, type FeedbackUrl, type RemindersModule } from '../../src/reminders';
 import { createWecomClient } from '../../src/wecom/api';
 import { startApp, startSandboxFor, type RunningApp } from '../support/app';
 import { REDIS_URL } from '../support/env';
@@ -37,6 +37,12 @@ export interface IdleWorld {
   corpId: string;
   remindersClock: { offsetMs: number };
   offersClock: { now: number | null };
+  /**
+   * Whether each reminder's trigger (its BullMQ job) exists: armed after its row committed, with a
+   * delay from the reminders clock then. A test that moves the clock waits for it first, or the
+   * arming sees the moved clock and fires at once.
+   */
+  armed(reminderIds: readonly string[]): Promise<boolean>;
   stop(): Promise<void>;
 }
 
@@ -129,6 +135,10 @@ export async function startIdleWorld(opts: { approvals?: boolean } = {}): Promis
     corpId,
     remindersClock,
     offersClock,
+    async armed(reminderIds) {
+      const jobs = await Promise.all(reminderIds.map((id) => jobsQueue.getJob(triggerJobId(id))));
+      return jobs.every((j) => j !== undefined);
+    },
     async stop() {
       await worker.stop();
       await jobsQueue.close();

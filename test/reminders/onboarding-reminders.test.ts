@@ -154,6 +154,9 @@ describe('onboarding reminders', () => {
       'the materials reminders made',
       async () => (await rowsOf(world, REMINDER_SUBJECTS.materials(o.offerId))).length === 2,
     );
+    // Their triggers armed on today's clock (days ahead) before the clock moves past their due time.
+    const made = await rowsOf(world, REMINDER_SUBJECTS.materials(o.offerId));
+    await until('the materials reminders armed', async () => world.armed(made.map((r) => r.id)));
     const due = feedbackDue(START, new Date(0))!;
     expect(due.toISOString()).toBe('2026-12-14T02:00:00.000Z');
     world.remindersClock.offsetMs = due.getTime() - Date.now() - 6000;
