@@ -428,9 +428,11 @@ const MAX_ROWS_OF_A_PERSON = 200;
  * returned as `mismatch` for the report to show. Empty streams when the corp has no such candidate.
  */
 export async function personStreams(db: Pick<Pool, 'query'>, corpId: string, candidateId: string): Promise<PersonStreams> {
-  const live = await candidateById(db, corpId, candidateId);
-  if (!live) return { streams: [], mismatch: null };
-  const ids = [live.candidateId];
+  // The table's view in one query, the live row first: where the walk starts, and what it is compared with.
+  const table = await candidateStreams(db, corpId, candidateId);
+  const live = table[0] === undefined ? null : CANDIDATE_STREAMS.candidateOf(table[0]);
+  if (live === null) return { streams: [], mismatch: null };
+  const ids = [live];
   for (let i = 0; i < ids.length && ids.length <= MAX_ROWS_OF_A_PERSON; i++) {
     const self = ids[i] as string;
     const { records } = await readStreamKinds(db, CANDIDATE_STREAMS.candidate(self), [CANDIDATE_KINDS.merged]);
@@ -440,7 +442,6 @@ export async function personStreams(db: Pick<Pool, 'query'>, corpId: string, can
     }
   }
   const recorded = ids.map((id) => CANDIDATE_STREAMS.candidate(id));
-  const table = await candidateStreams(db, corpId, live.candidateId);
   const onlyTable = table.filter((s) => !recorded.includes(s));
   const onlyRecorded = recorded.filter((s) => !table.includes(s));
   const mismatch =
